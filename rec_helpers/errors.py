@@ -1,0 +1,26 @@
+"""Exceptions with messages that name the problem and the fix."""
+from __future__ import annotations
+
+
+class RecHelpersError(ValueError):
+    """Base class of every error this package raises on bad input."""
+
+
+class DataValidationError(RecHelpersError):
+    """Input data breaks the schema or value rules (missing column, bad rating, ...)."""
+
+
+class FetchError(RecHelpersError):
+    """A dataset could not be fetched or verified."""
+
+
+class ConfigError(RecHelpersError):
+    """A parameter or config file is invalid."""
+
+
+class CacheError(RecHelpersError):
+    """A cache file is corrupt or unreadable."""
+
+
+class RunFolderError(RecHelpersError):
+    """A run folder is missing an artifact or would be overwritten."""
