@@ -1,0 +1,42 @@
+# Two entry points (see README):  make report   |   make test
+# Both create .venv when missing. torch==2.13.0 (the CPU build) is installed FIRST so that
+# nothing pulls a multi-GB CUDA build; then the package with its [dev] extras.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rec-suite-installed
+CONFIG ?= configs/default.yaml
+PROFILE ?=
+OUT ?=
+
+.PHONY: report test setup fetch clean-venv help
+
+help:
+	@echo "make report   set up, fetch ML-1M, run the whole suite (default config), print the report path"
+	@echo "make test     set up, then unit tests + every notebook under nbval (smoke profile)"
+
+setup: $(STAMP)
+
+# The stamp is written last, so an interrupted install is redone on the next call.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -c "import torch, transformers, rec_helpers; print('installed: torch', torch.__version__)"
+	@touch $@
+
+fetch: setup
+	$(BIN)/rec-suite fetch --dataset ml-1m ml-100k
+
+report: fetch
+	$(BIN)/rec-suite run --config $(CONFIG) $(if $(PROFILE),--profile $(PROFILE)) $(if $(OUT),--out $(OUT))
+
+test: setup
+	$(BIN)/rec-suite fetch --dataset ml-100k
+	REC_SUITE_PROFILE=smoke HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
+		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,168 @@
+"""The run folder: every artifact of one run, written atomically, read back without pickle.
+
+Layout (``runs/<name>/``)::
+
+    manifest.json              parameters, data source + sha256, counts, versions, timings
+    split/items.parquet        item, domain, title, text, genres
+    split/users.parquet        user, role
+    split/source.parquet       user, item, rating, timestamp  (and target_train, target_valid,
+                               target_test, target_warm_test)
+    embeddings/ rankings/ models/ notebooks/ report/   (later steps)
+
+Each file is written to a temporary name in its folder and moved into place with
+``os.replace``, so a crash never leaves a half-written artifact behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import RunFolderError
+
+MANIFEST = "manifest.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+PRODUCED_BY = {  # which notebook writes which folder, for "missing artifact" errors
+    "split": "01_preprocessing.ipynb (rec_helpers.pipeline.ensure_split)",
+    "embeddings": "02_bert_encoding.ipynb (rec_helpers.pipeline.ensure_embeddings)",
+    "rankings": "the transfer notebooks 03-05 (rec_helpers.pipeline.ensure_rankings)",
+}
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    return Path(path)
+
+
+def write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> Path:
+    """Write ``df`` (index dropped) as Parquet, atomically; same data gives the same bytes."""
+    with atomic_path(path) as tmp:
+        df.reset_index(drop=True).to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+    return Path(path)
+
+
+def write_npy(path: str | os.PathLike, arr: np.ndarray) -> Path:
+    """Write an array as ``.npy`` (no pickle), atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+    return Path(path)
+
+
+class RunFolder:
+    """A run folder: atomic writers, readers that say which step makes a missing file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).resolve()
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, exist_ok: bool = True) -> "RunFolder":
+        """Make the folder (and a manifest). ``exist_ok=False`` refuses an existing run."""
+        p = Path(path)
+        if p.exists() and not exist_ok:
+            raise RunFolderError(f"run folder {p} already exists; an existing run is never overwritten. "
+                                 "Fix: choose another --out name (or delete that folder yourself).")
+        p.mkdir(parents=True, exist_ok=True)
+        run = cls(p)
+        if not run.file(MANIFEST).exists():
+            write_json(run.file(MANIFEST), {})
+        return run
+
+    def file(self, rel: str) -> Path:
+        """The absolute path of ``rel`` inside the run."""
+        return self.path / rel
+
+    def has(self, rel: str) -> bool:
+        return self.file(rel).exists()
+
+    def require(self, rel: str) -> Path:
+        """The path of ``rel``; a clear error naming the producing step when it is missing."""
+        p = self.file(rel)
+        if not p.exists():
+            step = PRODUCED_BY.get(rel.split("/")[0], "an earlier notebook")
+            raise RunFolderError(f"{p} is missing. It is written by {step}; run that first with the same run_dir.")
+        return p
+
+    # --- readers / writers -------------------------------------------------------------
+    def write_parquet(self, rel: str, df: pd.DataFrame) -> Path:
+        return write_parquet(self.file(rel), df)
+
+    def read_parquet(self, rel: str) -> pd.DataFrame:
+        return pd.read_parquet(self.require(rel))
+
+    def write_json(self, rel: str, obj: Any) -> Path:
+        return write_json(self.file(rel), obj)
+
+    def read_json(self, rel: str) -> Any:
+        p = self.require(rel)
+        try:
+            return json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise RunFolderError(f"{p} is not valid JSON ({e}); delete it and rerun the step that writes it.") from e
+
+    def write_npy(self, rel: str, arr: np.ndarray) -> Path:
+        return write_npy(self.file(rel), arr)
+
+    def read_npy(self, rel: str) -> np.ndarray:
+        p = self.require(rel)
+        try:
+            return np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise RunFolderError(f"{p} is corrupt or truncated ({e}); delete it and rerun the step that writes it.") from e
+
+    # --- manifest ----------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        return self.read_json(MANIFEST) if self.has(MANIFEST) else {}
+
+    def update_manifest(self, **sections: Any) -> dict:
+        """Merge ``sections`` into ``manifest.json`` (dicts merge one level deep), atomically."""
+        m = self.manifest
+        for k, v in sections.items():
+            m[k] = {**m[k], **v} if isinstance(v, Mapping) and isinstance(m.get(k), Mapping) else v
+        write_json(self.file(MANIFEST), m)
+        return m
+
+    def record_timing(self, step: str, seconds: float) -> None:
+        """Add ``step: seconds`` to the manifest's ``timings``."""
+        self.update_manifest(timings={step: round(float(seconds), 3)})
