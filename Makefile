@@ -35,7 +35,7 @@ report: fetch
 
 test: setup
 	$(BIN)/rec-suite fetch --dataset ml-100k
-	REC_SUITE_PROFILE=smoke HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
+	REC_SUITE_PROFILE=smoke REC_SUITE_HEADLESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
 		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider
 
 clean-venv:

@@ -70,6 +70,11 @@ def validate(cfg: Mapping) -> None:
             raise ConfigError(f"split.{key} must be a number in [0, 1), got {v!r}")
     if split["cold_test_frac"] + split["cold_valid_frac"] >= 1:
         raise ConfigError("split.cold_test_frac + split.cold_valid_frac must stay below 1 (warm users train the models)")
+    for where, key, allowed in (("split", "kind", ("genre", "time")), ("split", "overlap", ("drop", "source", "target")),
+                                ("interest", "method", ("mean", "text")), ("encoder", "pooling", ("mean", "cls")),
+                                ("data", "source", ("wheel", "grouplens", "custom"))):
+        if cfg[where].get(key) not in allowed:
+            raise ConfigError(f"unknown {where}.{key} {cfg[where].get(key)!r}; choose one of {allowed}")
     if not isinstance(data.get("positive_threshold"), (int, float)):
         raise ConfigError(f"data.positive_threshold must be a number, got {data.get('positive_threshold')!r}")
     if not isinstance(cfg.get("seed"), int):

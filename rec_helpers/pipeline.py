@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from .config import config_hash, load_config
 from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
-from .errors import RunFolderError
+from .errors import ConfigError, RunFolderError
 from .paths import project_root, resolve
 from .runfolder import RunFolder
 from .splits import SPLIT_FILES, Split
@@ -81,6 +82,16 @@ def _check_step(ctx: Context, step: str, sections: tuple[str, ...]) -> str:
     return h
 
 
+def resolve_data_paths(data_cfg: Mapping) -> dict:
+    """The ``data`` section with its relative paths resolved against the project root."""
+    out = dict(data_cfg)
+    out["data_dir"] = out.get("data_dir") or "data"
+    for key in ("data_dir", "path", "interactions", "items"):
+        if isinstance(out.get(key), str):
+            out[key] = str(resolve(out[key]))
+    return out
+
+
 def build_split(cfg: Mapping) -> tuple[Split, dict]:
     """Load, clean and split the data a config names; return the split and manifest info."""
     from .datasets import load_dataset
@@ -88,8 +99,7 @@ def build_split(cfg: Mapping) -> tuple[Split, dict]:
     from .preprocess import clean
     from .splits import make_split
 
-    data_cfg = dict(cfg["data"])
-    data_cfg["data_dir"] = str(resolve(data_cfg.get("data_dir") or "data"))
+    data_cfg = resolve_data_paths(cfg["data"])
     ds = load_dataset(data_cfg)
     inter, counts = clean(ds.interactions, ds.items, data_cfg, int(cfg["seed"]))
     split = make_split(inter, ds.items, cfg["split"], int(cfg["seed"]), float(data_cfg["positive_threshold"]))
@@ -122,3 +132,87 @@ def load_split(run_dir: str | os.PathLike) -> Split:
     """Read a finished run's split (for analysts)."""
     run = RunFolder(resolve(run_dir))
     return Split(**{n: run.read_parquet(f"split/{n}.parquet") for n in SPLIT_FILES}, stats=run.manifest.get("split", {}))
+
+
+# --- step 2: BERT vectors ---------------------------------------------------------------
+EMBED_SECTIONS = SPLIT_SECTIONS + ("interest",)
+
+
+@dataclass
+class Embeddings:
+    """Item vectors and user interest vectors of a run (rows follow ``item_ids`` / ``users``)."""
+
+    item_ids: np.ndarray       # order of item_vectors (= split/items.parquet order)
+    item_vectors: np.ndarray   # (n_items, d) float32, L2-normalised
+    users: np.ndarray          # order of the user matrices (= split/users.parquet order)
+    user_source: np.ndarray    # u_s for every user
+    user_target: np.ndarray    # u_t for warm users; zero rows for cold users (their target is hidden)
+    info: dict
+
+
+def make_encoder(cfg: Mapping):
+    """The BERT encoder a config's ``encoder`` section describes."""
+    from .encoder import BertEncoder
+
+    e = cfg["encoder"]
+    return BertEncoder(e["model"], pooling=e["pooling"], max_length=int(e["max_length"]),
+                       batch_size=int(e["batch_size"]), device=cfg.get("transfer", {}).get("device")
+                       if cfg.get("transfer", {}).get("device") not in (None, "auto") else None)
+
+
+def interest_vectors(cfg: Mapping, interactions: pd.DataFrame, items: pd.DataFrame, item_ids, item_vectors,
+                     users, encoder=None, show_progress: bool = True) -> np.ndarray:
+    """Interest vectors in one domain, by the config's ``interest.method`` (``mean`` or ``text``)."""
+    from .interest import mean_interest_vectors, text_interest_vectors
+
+    icfg, threshold = cfg["interest"], float(cfg["data"]["positive_threshold"])
+    if icfg["method"] == "mean":
+        return mean_interest_vectors(interactions, item_ids, item_vectors, users, positive_threshold=threshold,
+                                     half_life_days=icfg.get("half_life_days"))
+    if icfg["method"] == "text":
+        return text_interest_vectors(interactions, items, encoder or make_encoder(cfg), users,
+                                     n_recent=int(icfg["n_recent"]), positive_threshold=threshold,
+                                     show_progress=show_progress)
+    raise ConfigError(f"unknown interest.method {icfg['method']!r}; use 'mean' or 'text'")
+
+
+def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
+    """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
+    from .embedding_cache import encode_cached
+
+    h = _check_step(ctx, "embeddings", EMBED_SECTIONS)
+    run = ctx.run
+    names = ("items.npy", "items.parquet", "users.parquet", "users_source.npy", "users_target.npy")
+    if all(run.has(f"embeddings/{n}") for n in names) and "embeddings" in run.manifest.get("steps", {}):
+        return Embeddings(run.read_parquet("embeddings/items.parquet")["item"].to_numpy(),
+                          run.read_npy("embeddings/items.npy"),
+                          run.read_parquet("embeddings/users.parquet")["user"].to_numpy(),
+                          run.read_npy("embeddings/users_source.npy"), run.read_npy("embeddings/users_target.npy"),
+                          run.manifest.get("embeddings", {}))
+    split = ensure_split(ctx)
+    t0 = time.perf_counter()
+    encoder = make_encoder(ctx.config)
+    texts = split.items[COL_TEXT].tolist()
+    vectors, cache = encode_cached(encoder, texts, cache_dir=resolve(ctx.config["encoder"]["cache_dir"]),
+                                   show_progress=show_progress)
+    t_items = time.perf_counter() - t0
+    item_ids = split.items[COL_ITEM].to_numpy()
+    users = split.users["user"].to_numpy()
+    t1 = time.perf_counter()
+    u_s = interest_vectors(ctx.config, split.source, split.items, item_ids, vectors, users, encoder, show_progress)
+    # Only warm users are in target_train: cold users' target history is never read here.
+    u_t = interest_vectors(ctx.config, split.target_train, split.items, item_ids, vectors, users, encoder, show_progress)
+    t_users = time.perf_counter() - t1
+    run.write_npy("embeddings/items.npy", vectors)
+    run.write_parquet("embeddings/items.parquet", split.items[[COL_ITEM, COL_DOMAIN]])
+    run.write_parquet("embeddings/users.parquet", split.users[["user", "role"]])
+    run.write_npy("embeddings/users_source.npy", u_s)
+    run.write_npy("embeddings/users_target.npy", u_t)
+    info = {"model": ctx.config["encoder"]["model"], "fingerprint": encoder.fingerprint, "dim": int(vectors.shape[1]),
+            "pooling": encoder.pooling, "max_length": encoder.max_length, "device": str(encoder.device),
+            "n_items": len(texts), "cache_hit": bool(cache["hit"]), "cache_key": cache["key"],
+            "item_seconds": round(t_items, 3), "user_seconds": round(t_users, 3),
+            "items_per_second": None if cache["hit"] else round(len(texts) / max(t_items, 1e-9), 1)}
+    run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
+    run.record_timing("embeddings", time.perf_counter() - t0)
+    return Embeddings(item_ids, vectors, users, u_s, u_t, info)

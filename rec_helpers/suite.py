@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -93,6 +94,32 @@ seed {cfg['seed']}, profile {html.escape(str(cfg.get('profile')))}.
     return index_path
 
 
+@contextmanager
+def _headless():
+    old = os.environ.get("REC_SUITE_HEADLESS")
+    os.environ["REC_SUITE_HEADLESS"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("REC_SUITE_HEADLESS", None)
+        else:
+            os.environ["REC_SUITE_HEADLESS"] = old
+
+
+def _point_at(nb_path: Path, partial: Path, final: Path) -> None:
+    """Make a saved notebook's injected ``run_dir`` name the final run folder, not ``.partial``."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = cell.source.replace(repr(str(partial)), repr(str(final))).replace(
+                f'"{partial}"', f'"{final}"')
+    with atomic_path(nb_path) as tmp:
+        nbformat.write(nb, tmp)
+
+
 def default_run_name(cfg: Mapping) -> str:
     return f"{cfg.get('name') or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -109,18 +136,17 @@ def run_suite(
 ) -> SuiteResult:
     """Execute the suite's notebooks into a new run folder and export the report."""
     import papermill as pm
-
     cfg = load_config(config, "" if profile is None and isinstance(config, Mapping) else profile, overrides)
     final = resolve(out) if out else project_root() / "runs" / default_run_name(cfg)
     if final.exists():
         raise RunFolderError(f"run folder {final} already exists; an existing run is never overwritten. "
                              "Fix: choose another --out (or omit it for a timestamped name).")
+    nb_list = discover_notebooks(notebooks_dir, notebooks)
     partial = final.with_name(final.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)  # a leftover of an earlier failed attempt at this same name
     run = RunFolder.create(partial)
     run.update_manifest(config=cfg, packages=package_versions(), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    nb_list = discover_notebooks(notebooks_dir, notebooks)
     nb_dir = nb_list[0].parent
     out_dir = run.file("notebooks")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,9 +156,10 @@ def run_suite(
         t0 = time.perf_counter()
         print(f"[rec-suite] {nb.name} ...", flush=True)
         try:
-            pm.execute_notebook(str(nb), str(out_nb), parameters={"run_dir": str(run.path), "config": cfg},
-                                kernel_name=kernel_name, cwd=str(nb_dir), progress_bar=False,
-                                log_output=log_output, report_mode=False)
+            with _headless():  # widgets render their static fallback
+                pm.execute_notebook(str(nb), str(out_nb), parameters={"run_dir": str(run.path), "config": cfg},
+                                    kernel_name=kernel_name, cwd=str(nb_dir), progress_bar=False,
+                                    log_output=log_output, report_mode=False)
         except Exception as err:  # papermill's PapermillExecutionError carries the cell's error
             run.record_timing(f"notebook:{nb.name}", time.perf_counter() - t0)
             raise NotebookFailed(_failure_message(nb, err, out_nb) +
@@ -142,6 +169,8 @@ def run_suite(
         print(f"[rec-suite] {nb.name} done in {dt:.1f} s", flush=True)
         executed.append(out_nb)
     run.record_timing("suite_total", time.perf_counter() - t_all)
+    for out_nb in executed:
+        _point_at(out_nb, run.path, final)
     export_html(executed, run.file("report"), run, cfg)
     os.replace(partial, final)
     run = RunFolder(final)

@@ -16,6 +16,13 @@ def _examples(rows: pd.DataFrame | pd.Series, n: int = 3) -> str:
     return ", ".join(f"row {i}: {v!r}" for i, v in list(rows.items())[:n])
 
 
+def id_strings(s: pd.Series) -> pd.Series:
+    """Ids as strings; a float column of whole numbers (a numeric id column with a gap) becomes ``"12"``, not ``"12.0"``."""
+    if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
+        s = s.astype("Int64")
+    return s.astype(str).where(s.notna(), pd.NA).astype(str)
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise if ``df`` lacks any of ``columns``; name them and suggest a column mapping."""
     missing = [c for c in columns if c not in df.columns]
@@ -63,8 +70,11 @@ def validate_interactions(
                 f"{what}: {len(bad)} rating(s) fall outside the declared scale [{lo}, {hi}] "
                 f"({_examples(bad)}). Fix: pass the right rating_scale, or rescale the ratings."
             )
-    out[COL_USER] = out[COL_USER].astype(str)  # missing ids stay missing (pandas "str" dtype)
-    out[COL_ITEM] = out[COL_ITEM].astype(str)
+    out[COL_USER] = id_strings(out[COL_USER])  # missing ids stay missing (pandas "str" dtype)
+    out[COL_ITEM] = id_strings(out[COL_ITEM])
+    ts = out[COL_TIMESTAMP]
+    if ts.notna().all() and (ts % 1 == 0).all():
+        out[COL_TIMESTAMP] = ts.astype("int64")
     out[COL_RATING] = out[COL_RATING].astype("float32")
     return out
 
@@ -85,7 +95,7 @@ def validate_items(df: pd.DataFrame, what: str = "items") -> pd.DataFrame:
     if out[COL_ITEM].isna().any():
         raise DataValidationError(f"{what}: {int(out[COL_ITEM].isna().sum())} row(s) have no item id. "
                                   "Fix: drop them or fill the id column.")
-    out[COL_ITEM] = out[COL_ITEM].astype(str)
+    out[COL_ITEM] = id_strings(out[COL_ITEM])
     no_title = out[out[COL_TITLE].isna() | (out[COL_TITLE].astype(str).str.strip() == "")]
     if len(no_title):
         raise DataValidationError(
@@ -102,4 +112,4 @@ def validate_items(df: pd.DataFrame, what: str = "items") -> pd.DataFrame:
         )
     out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")
     out[COL_TITLE] = out[COL_TITLE].astype(str)
-    return out.reset_index(drop=True)
+    return out[[COL_ITEM, COL_TITLE, "year", COL_GENRES]].reset_index(drop=True)

