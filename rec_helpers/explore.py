@@ -74,3 +74,26 @@ def user_profile(user: str, interactions: pd.DataFrame, items: pd.DataFrame, thr
     mine = interactions[(interactions[COL_USER] == user) & (interactions[COL_RATING] >= threshold)]
     mine = mine.sort_values(COL_TIMESTAMP, ascending=False).head(n)
     return mine.merge(items[[COL_ITEM, COL_TITLE, COL_GENRES]], on=COL_ITEM)[[COL_TITLE, COL_GENRES, COL_RATING]]
+
+
+def explain_recommendations(user: str, rankings: dict, items: pd.DataFrame, item_ids: np.ndarray, vectors: np.ndarray,
+                            source: pd.DataFrame, truth: pd.DataFrame, threshold: float, n: int = 5,
+                            n_because: int = 2) -> pd.DataFrame:
+    """Each method's top ``n`` for one user, with hits marked and the user's source positives
+    closest (BERT cosine) to each recommended item: which part of the source interest it came from."""
+    row_of = {it: i for i, it in enumerate(item_ids)}
+    title = items.set_index(COL_ITEM)[COL_TITLE]
+    liked = source[(source[COL_USER] == user) & (source[COL_RATING] >= threshold)][COL_ITEM].to_numpy()
+    liked_rows = np.array([row_of[i] for i in liked], dtype=int)
+    relevant = set(truth.loc[truth[COL_USER] == user, COL_ITEM])
+    out = []
+    for method, df in rankings.items():
+        top = df[df[COL_USER] == user].nsmallest(n, "rank")
+        for _, r in top.iterrows():
+            sims = vectors[liked_rows] @ vectors[row_of[r[COL_ITEM]]] if len(liked_rows) else np.array([])
+            near = liked[np.argsort(-sims)[:n_because]] if len(sims) else []
+            out.append({"method": method, "rank": int(r["rank"]), "recommended": title.get(r[COL_ITEM], r[COL_ITEM]),
+                        "hit": "✔" if r[COL_ITEM] in relevant else "",
+                        "because you liked": "; ".join(f"{title.get(i, i)} ({s:.2f})" for i, s in
+                                                       zip(near, np.sort(sims)[::-1][:n_because]))})
+    return pd.DataFrame(out)

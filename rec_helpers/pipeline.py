@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib.metadata as md
 import os
 import platform
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,7 @@ class Context:
 
     config: dict
     run: RunFolder
+    cache: dict = field(default_factory=dict, repr=False)  # in-memory objects built once per notebook
 
     @property
     def seed(self) -> int:
@@ -216,3 +218,152 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
     run.record_timing("embeddings", time.perf_counter() - t0)
     return Embeddings(item_ids, vectors, users, u_s, u_t, info)
+
+
+# --- step 3: transfer methods and their rankings ------------------------------------------
+def transfer_data(ctx: Context):
+    """The :class:`~rec_helpers.transfer.data.TransferData` of the run (built once per context)."""
+    from .transfer.data import TransferData
+
+    if "transfer_data" not in ctx.cache:
+        split, emb = ensure_split(ctx), ensure_embeddings(ctx, show_progress=False)
+        ctx.cache["transfer_data"] = TransferData.from_frames(
+            split.items, split.users, split.source, split.target_train, split.target_valid,
+            emb.item_ids, emb.item_vectors, emb.user_source, emb.user_target,
+            positive_threshold=float(ctx.config["data"]["positive_threshold"]))
+    return ctx.cache["transfer_data"]
+
+
+def method_params(cfg: Mapping, name: str) -> dict:
+    """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed and device."""
+    from .transfer.registry import METHODS, make_method  # noqa: F401  (validates the name below)
+
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; valid names: {sorted(METHODS)}")
+    params = dict(cfg["transfer"].get(name) or {})
+    accepted = METHODS[name].param_names()
+    for key, value in (("seed", int(cfg["seed"])), ("device", cfg["transfer"].get("device", "auto"))):
+        if key in accepted:
+            params.setdefault(key, value)
+    return params
+
+
+def ensure_method(ctx: Context, name: str, progress: bool = True):
+    """Fit (or reload) one method; write ``models/<name>/``, ``rankings/<name>.parquet`` (cold_test)
+    and ``rankings/warm/<name>.parquet`` (warm users, for the secondary evaluation)."""
+    from .transfer.registry import load_method, make_method
+
+    params = method_params(ctx.config, name)
+    step = f"method:{name}"
+    h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params})
+    done = ctx.run.manifest.get("steps", {}).get(step)
+    if done and done.get("config_hash") != h:
+        raise RunFolderError(f"{ctx.run.path} already holds method {name!r} fitted with other parameters; "
+                             "it is never overwritten. Fix: pass a new run_dir.")
+    data = transfer_data(ctx)
+    model_dir = ctx.run.file(f"models/{name}")
+    if done and model_dir.is_dir() and ctx.run.has(f"rankings/{name}.parquet"):
+        return load_method(model_dir)
+    if "progress" in make_method(name).param_names():
+        params.setdefault("progress", progress)
+    method = make_method(name, **params)
+    t0 = time.perf_counter()
+    method.fit(data)
+    fit_s = time.perf_counter() - t0
+    top_n = int(ctx.config["evaluation"]["top_n"])
+    t1 = time.perf_counter()
+    cold = data.user_ids[data.cold_test_idx]
+    warm = data.user_ids[data.warm_idx]
+    ctx.run.write_parquet(f"rankings/{name}.parquet", method.recommend(data, cold, k=top_n))
+    ctx.run.write_parquet(f"rankings/warm/{name}.parquet", method.recommend(data, warm, k=top_n))
+    rank_s = time.perf_counter() - t1
+    tmp = model_dir.with_name(f".{name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    method.save(tmp)
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    os.replace(tmp, model_dir)
+    ctx.run.write_json(f"models/{name}/history.json", {"params": method.get_params(), **method.history_})
+    ctx.run.update_manifest(steps={step: {"config_hash": h}},
+                            methods={name: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3)}})
+    ctx.run.record_timing(f"fit:{name}", fit_s)
+    return method
+
+
+def ensure_rankings(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
+    """Fit every configured method (``transfer.methods``) that is not done yet; return them by name."""
+    names = list(methods or ctx.config["transfer"]["methods"])
+    return {n: ensure_method(ctx, n, progress=progress) for n in names}
+
+
+def valid_report(ctx: Context, methods: dict, k: int = 10) -> pd.DataFrame:
+    """NDCG@k and Recall@k of fitted methods on cold_valid users (for choosing, never cold_test)."""
+    from .metrics import ndcg_at_k, recall_at_k
+
+    data, split = transfer_data(ctx), ensure_split(ctx)
+    users = data.user_ids[data.cold_valid_idx]
+    rows = []
+    for name, m in methods.items():
+        pred = m.recommend(data, users, k=k)
+        rows.append({"method": name, f"ndcg@{k}": ndcg_at_k(split.target_valid, pred, k=k),
+                     f"recall@{k}": recall_at_k(split.target_valid, pred, k=k)})
+    return pd.DataFrame(rows).set_index("method").round(4)
+
+
+def read_rankings(run: RunFolder, methods: Sequence[str], segment: str = "cold_test") -> dict[str, pd.DataFrame]:
+    """Saved rankings by method (``segment`` is ``cold_test`` or ``warm``)."""
+    sub = "" if segment == "cold_test" else "warm/"
+    return {m: run.read_parquet(f"rankings/{sub}{m}.parquet") for m in methods}
+
+
+# --- step 4: evaluation -> metrics.json ---------------------------------------------------
+def _nan_to_none(obj):
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
+    """Evaluate every method's saved rankings on cold_test (headline) and warm users; write ``metrics.json``.
+
+    Full ranking over the target catalogue with training items excluded (no sampled negatives);
+    95% bootstrap CIs over users; each method compared with ``evaluation.reference`` by paired
+    bootstrap with Holm's correction. Returns the evaluation results (with per-user tables).
+    """
+    from .evaluation import evaluate_methods
+
+    ecfg = ctx.config["evaluation"]
+    names = [m for m in (methods or ctx.config["transfer"]["methods"])]
+    missing = [m for m in names if not ctx.run.has(f"rankings/{m}.parquet")]
+    if missing:
+        raise RunFolderError(f"no rankings for {missing} in {ctx.run.path}/rankings; run the transfer notebooks "
+                             "(or pipeline.ensure_rankings) first.")
+    t0 = time.perf_counter()
+    split, emb, data = ensure_split(ctx), ensure_embeddings(ctx, show_progress=False), transfer_data(ctx)
+    seen = np.asarray(data.target_seen.sum(axis=1)).ravel()
+    n_candidates = pd.Series(data.n_target - seen, index=data.user_ids)
+    popularity = pd.Series(np.asarray(data.X_target_train.sum(axis=0)).ravel(), index=data.target_item_ids)
+    reference = ecfg.get("reference") if ecfg.get("reference") in names else None
+    common = dict(ks=tuple(ecfg["ks"]), n_resamples=int(ecfg["n_resamples"]), seed=ctx.seed, reference=reference,
+                  n_candidates=n_candidates, catalog_size=int(data.n_target), item_popularity=popularity,
+                  n_train_users=int(len(data.warm_idx)), item_vectors=emb.item_vectors, item_ids=emb.item_ids)
+    results = {"cold_test": evaluate_methods(split.target_test, read_rankings(ctx.run, names, "cold_test"), **common),
+               "warm": evaluate_methods(split.target_warm_test, read_rankings(ctx.run, names, "warm"), **common)}
+    seconds = time.perf_counter() - t0
+    main = f"ndcg@{10 if 10 in ecfg['ks'] else max(ecfg['ks'])}"
+    metrics = {
+        "dataset": ctx.config["data"]["dataset"], "split": ctx.config["split"]["kind"], "seed": ctx.seed,
+        "k": list(ecfg["ks"]), "n_resamples": int(ecfg["n_resamples"]), "confidence": 0.95,
+        "n_users": {seg: int(r["n_users"]) for seg, r in results.items()},
+        "methods": {m: {seg: r["metrics"][m] for seg, r in results.items()} for m in names},
+        "comparisons": {m: {"vs": reference, f"delta_{main}": c[main]["delta"], "ci_low": c[main]["ci_low"],
+                            "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
+                        for m, c in results["cold_test"]["comparisons"].items() if main in c},
+        "timings": {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)},
+    }
+    ctx.run.write_json("metrics.json", _nan_to_none(metrics))
+    ctx.run.record_timing("evaluation", seconds)
+    return results

@@ -1,0 +1,130 @@
+"""The shared notebook steps on the synthetic data: embeddings, rankings, metrics.json.
+
+Uses the real bundled BERT (offline) on ~50 short item texts, so it runs in seconds.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rec_helpers import pipeline
+from rec_helpers.errors import ConfigError
+
+BASELINES = ["pop", "zero_shot", "cd_ridge"]
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def run(make_run, tmp_path):
+    return make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
+                    transfer={"methods": BASELINES}, evaluation={"n_resamples": 50})
+
+
+def test_embeddings_shapes_order_and_cold_users_without_target_vector(run):
+    emb = pipeline.ensure_embeddings(run, show_progress=False)
+    split = pipeline.ensure_split(run)
+    assert emb.item_vectors.shape == (len(split.items), 384) and emb.item_vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb.item_vectors, axis=1), 1.0, atol=1e-5)
+    assert list(emb.item_ids) == split.items["item"].tolist()
+    assert list(emb.users) == split.users["user"].tolist()
+    roles = split.users["role"].to_numpy()
+    assert not emb.user_target[roles != "warm"].any(), "cold users must have no target interest vector"
+    assert emb.user_target[roles == "warm"].any(axis=1).all()
+    assert emb.user_source.any(axis=1).all()
+    saved = run.run.read_parquet("embeddings/items.parquet")
+    assert saved["item"].tolist() == split.items["item"].tolist()
+    assert run.run.manifest["embeddings"]["dim"] == 384
+
+
+def test_embeddings_rerun_hits_the_cache(make_run, tmp_path):
+    cache = str(tmp_path / "cache")
+    first = pipeline.ensure_embeddings(make_run(tmp_path / "a", encoder={"cache_dir": cache}), show_progress=False)
+    second = pipeline.ensure_embeddings(make_run(tmp_path / "b", encoder={"cache_dir": cache}), show_progress=False)
+    assert first.info["cache_hit"] is False and second.info["cache_hit"] is True
+    np.testing.assert_array_equal(first.item_vectors, second.item_vectors)
+
+
+def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_run, tmp_path, synthetic_csv):
+    """Change every cold user's target interactions (same positives, other ratings and times):
+    item vectors, both interest matrices and every training file stay byte-identical."""
+    cache = str(tmp_path / "cache")
+    a = make_run(tmp_path / "a", encoder={"cache_dir": cache})
+    pipeline.ensure_embeddings(a, show_progress=False)
+    split = pipeline.ensure_split(a)
+    cold = set(split.users.loc[split.users["role"] != "warm", "user"])
+    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
+
+    inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
+    hit = inter["user"].isin(cold) & inter["item"].isin(target_items)
+    assert hit.sum() > 0
+    inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
+    inter.loc[hit, "timestamp"] = inter.loc[hit, "timestamp"] + 12345
+    changed = tmp_path / "changed.csv"
+    inter.to_csv(changed, index=False)
+
+    b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, data={"interactions": str(changed)})
+    pipeline.ensure_embeddings(b, show_progress=False)
+    same = ["embeddings/items.npy", "embeddings/users_source.npy", "embeddings/users_target.npy",
+            "split/source.parquet", "split/target_train.parquet", "split/users.parquet"]
+    for rel in same:
+        assert a.run.file(rel).read_bytes() == b.run.file(rel).read_bytes(), rel
+    assert a.run.file("split/target_test.parquet").read_bytes() != b.run.file("split/target_test.parquet").read_bytes()
+
+
+def test_rankings_cover_cold_test_users_and_exclude_nothing_they_never_saw(run):
+    methods = pipeline.ensure_rankings(run, progress=False)
+    assert set(methods) == set(BASELINES)
+    split = pipeline.ensure_split(run)
+    cold_test = set(split.users.loc[split.users["role"] == "cold_test", "user"])
+    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
+    for name in BASELINES:
+        r = run.run.read_parquet(f"rankings/{name}.parquet")
+        assert list(r.columns) == ["user", "item", "rank", "score"]
+        assert set(r["user"]) == cold_test
+        assert set(r["item"]) <= target_items
+        assert r.groupby("user")["rank"].apply(lambda s: list(s) == list(range(1, len(s) + 1))).all()
+        warm = run.run.read_parquet(f"rankings/warm/{name}.parquet")
+        seen = set(map(tuple, split.target_train[["user", "item"]].to_numpy()))
+        assert not seen & set(map(tuple, warm[["user", "item"]].to_numpy())), "training items must be excluded"
+        assert json.loads(run.run.file(f"models/{name}/history.json").read_text())["params"] is not None
+
+
+def test_same_seed_same_rankings_bytes(make_run, tmp_path):
+    files = []
+    for name in ("a", "b"):
+        ctx = make_run(tmp_path / name, encoder={"cache_dir": str(tmp_path / "cache")}, transfer={"methods": BASELINES})
+        pipeline.ensure_rankings(ctx, progress=False)
+        files.append({m: ctx.run.file(f"rankings/{m}.parquet").read_bytes() for m in BASELINES})
+    assert files[0] == files[1]
+
+
+def test_metrics_json_schema(run):
+    pipeline.ensure_rankings(run, progress=False)
+    pipeline.evaluate_run(run)
+    m = run.run.read_json("metrics.json")
+    assert {"dataset", "split", "seed", "k", "methods", "comparisons", "timings"} <= set(m)
+    assert m["k"] == [5, 10, 20] and m["split"] == "genre" and m["seed"] == 42
+    for name in BASELINES:
+        s = m["methods"][name]["cold_test"]["ndcg@10"]
+        assert set(s) == {"mean", "ci_low", "ci_high"} and s["ci_low"] <= s["mean"] <= s["ci_high"]
+        assert "warm" in m["methods"][name]
+    assert m["comparisons"]["pop"]["vs"] == "cd_ridge" and "delta_ndcg@10" in m["comparisons"]["pop"]
+    assert "cd_ridge" not in m["comparisons"]
+
+
+def test_unknown_method_is_named(run):
+    with pytest.raises(ConfigError, match="unknown method 'adaptor'"):
+        pipeline.ensure_rankings(run, ["adaptor"])
+
+
+def test_evaluate_before_rankings_says_what_to_run(run):
+    from rec_helpers.errors import RunFolderError
+    with pytest.raises(RunFolderError, match="transfer notebooks"):
+        pipeline.evaluate_run(run)

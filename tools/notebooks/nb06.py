@@ -1,0 +1,163 @@
+from common import PARAMETERS, START, code, md, write
+
+cells = [
+md('''
+# 06 · Evaluation: does transferred interest help cold-start users?
+
+**Learning goals.** After this notebook you can
+
+1. evaluate rankings over the **full** target catalogue (training items excluded, no sampled negatives),
+2. read Precision, Recall, F1, HR, NDCG, MRR and MAP at K, with 95% bootstrap confidence intervals over users,
+3. tell a real difference between two methods from noise with a paired bootstrap and Holm's correction,
+4. see where transfer helps (by source-history length and item popularity) and where it does not.
+
+The headline population is **cold_test**: users whose target history was hidden from every fitting step.
+'''),
+md("## 1. Imports"),
+code('''
+import json
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from rec_helpers import explore, leaderboard, pipeline, plots
+from rec_helpers.evaluation import evaluate_methods, history_size_buckets, popularity_buckets, restrict_to_buckets
+from rec_helpers.privacy import pseudonymise
+
+plots.setup_notebook()
+'''),
+md("## 2. Parameters"),
+PARAMETERS,
+START,
+md('''
+## 3. Rankings of every method
+
+The transfer notebooks (03–05) fitted fusion, the adapter and the VAE; the baselines (Pop, zero-shot BERT,
+EMCDR, CD-ridge) are fitted here if they are not in the run folder yet. Each method ranks the whole target
+catalogue for every cold_test user and keeps the top 100.
+'''),
+code('''
+methods = pipeline.ensure_rankings(ctx)
+split, emb = pipeline.ensure_split(ctx), pipeline.ensure_embeddings(ctx)
+pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in methods}, name="fit seconds").round(2).to_frame().T
+'''),
+md(r'''
+## 4. Metrics
+
+For a user with relevant (hidden) target positives $R$ and a ranked list $L$, with $\mathrm{hit}_r = 1$ if the
+item at rank $r$ is in $R$:
+
+| metric | at K |
+|---|---|
+| Precision | $\frac{1}{K}\sum_{r \le K} \mathrm{hit}_r$ |
+| Recall | $\frac{1}{\lvert R\rvert}\sum_{r \le K} \mathrm{hit}_r$ (hits over all relevant items, so it can stay below 1 at small K) |
+| HR | $\mathbb{1}[\sum_{r\le K} \mathrm{hit}_r > 0]$ |
+| NDCG | $\frac{\sum_{r\le K} \mathrm{hit}_r / \log_2(r+1)}{\sum_{r \le \min(K, \lvert R\rvert)} 1/\log_2(r+1)}$ |
+| MRR | $1/r_{\text{first hit}}$ within K |
+| MAP | $\frac{1}{\min(K,\lvert R\rvert)}\sum_{r\le K} \mathrm{hit}_r\,P@r$ |
+
+plus AUC over the full catalogue, catalogue coverage, novelty $-\log_2 p_i$ and intra-list diversity (1 − BERT
+cosine). Every mean comes with a 95% percentile-bootstrap CI over users.
+'''),
+code('''
+results = pipeline.evaluate_run(ctx)
+metrics = ctx.run.read_json("metrics.json")
+print(f"metrics.json: {len(metrics['methods'])} methods, users: {metrics['n_users']}, "
+      f"{metrics['n_resamples']} resamples, evaluated in {metrics['timings']['evaluation']:.2f} s")
+'''),
+md('''
+## 5. Leaderboard (cold_test)
+
+★ marks the best method on NDCG@10; ≈ marks methods **not significantly different** from it (paired bootstrap
+over users, Holm-adjusted p ≥ 0.05).
+'''),
+code('''
+cold = results["cold_test"]
+leaderboard.leaderboard(cold, n_resamples=cfg["evaluation"]["n_resamples"], seed=ctx.seed)
+'''),
+code('''
+leaderboard.bar_with_ci(cold, "ndcg@10", "cold_test NDCG@10 (95% CI)").show()
+leaderboard.metric_vs_k(cold, "ndcg", "cold_test NDCG@K").show()
+leaderboard.metric_vs_k(cold, "recall", "cold_test Recall@K").show()
+'''),
+md("Beyond accuracy: coverage of the catalogue, novelty and diversity of the top 10."),
+code('''
+extra = [m for m in ("auc", "coverage@10", "novelty@10", "ild@10") if m in next(iter(cold["metrics"].values()))]
+pd.DataFrame({m: {x: cold["metrics"][m][x]["mean"] for x in extra} for m in cold["metrics"]}).T.round(4)
+'''),
+md("### Secondary: warm users (their latest 20% target positives)"),
+code('''
+leaderboard.leaderboard(results["warm"], n_resamples=cfg["evaluation"]["n_resamples"], seed=ctx.seed)
+'''),
+md('''
+## 6. Where does transfer help?
+
+**By source-history length.** Users with a longer source history give the transfer more to work with.
+**By item popularity.** Relevant items split into head (top 20% by training popularity), torso and tail (bottom
+50%); a method that only learns popularity fails on the tail.
+'''),
+code('''
+buckets = history_size_buckets(split.source[split.source["rating"] >= cfg["data"]["positive_threshold"]],
+                               users=cold["per_user"]["pop"].index, n_bins=3)
+seg = leaderboard.segment_frame(cold, buckets, "ndcg@10", n_resamples=200, seed=ctx.seed)
+leaderboard.segment_chart(seg, "cold_test NDCG@10 by source-history length").show()
+'''),
+code('''
+data = pipeline.transfer_data(ctx)
+pop_counts = pd.Series(np.asarray(data.X_target_train.sum(0)).ravel(), index=data.target_item_ids)
+pb = popularity_buckets(pop_counts)
+rankings = pipeline.read_rankings(ctx.run, list(methods))
+rows = []
+for label in ("head", "torso", "tail"):
+    truth = restrict_to_buckets(split.target_test, pb, label)
+    r = evaluate_methods(truth, rankings, ks=(20,), n_resamples=200, seed=ctx.seed)
+    rows += [{"segment": label, "method": m, "metric": "recall@20", "n_users": r["n_users"], **r["metrics"][m]["recall@20"]}
+             for m in rankings]
+leaderboard.segment_chart(pd.DataFrame(rows), "cold_test Recall@20 by popularity of the relevant items").show()
+'''),
+md('''
+## 7. Three users, explained
+
+For three cold_test users: their top source movies, each method's top 5 target movies (✔ = in their hidden
+target positives), and which of their source movies each recommendation is closest to by BERT similarity.
+User ids are pseudonymised (salted hash) when `report.pseudonymise` is on.
+'''),
+code('''
+threshold = cfg["data"]["positive_threshold"]
+rng = np.random.default_rng(ctx.seed)
+cold_users = np.sort(split.users.loc[split.users["role"] == "cold_test", "user"].to_numpy())
+examples = rng.choice(cold_users, size=min(3, len(cold_users)), replace=False)
+show_methods = {m: rankings[m] for m in ("pop", "cd_ridge", "fusion", "adapter", "vae") if m in rankings}
+for u in examples:
+    shown = pseudonymise([u], cfg["report"]["salt"])[0] if cfg["report"]["pseudonymise"] else u
+    display(Markdown(f"**user {shown}**: recent source positives"))
+    display(explore.user_profile(u, split.source, split.items, threshold, n=5))
+    display(explore.explain_recommendations(u, show_methods, split.items, emb.item_ids, emb.item_vectors,
+                                            split.source, split.target_test, threshold, n=5)
+            .pivot_table(index="rank", columns="method", values=["recommended", "hit"], aggfunc="first"))
+'''),
+md("## 8. What the numbers say\n\nThis cell is written from `metrics.json`, not by hand."),
+code('''
+display(Markdown(leaderboard.discussion(metrics, reference=cfg["evaluation"]["reference"])))
+'''),
+md("## 9. Results recorded"),
+code('''
+print(f"{ctx.run.file('metrics.json')}")
+print(json.dumps({m: round(v["cold_test"]["ndcg@10"]["mean"], 4) for m, v in metrics["methods"].items()}, indent=1))
+'''),
+md('''
+## 10. What you should now understand
+
+- Full-catalogue ranking with training items excluded is the honest protocol; sampled negatives inflate and
+  reorder results (Krichene & Rendle, KDD 2020).
+- A mean without a confidence interval is half a result; method differences need a *paired* test, and many
+  comparisons need a correction (Holm).
+- Transfer can beat popularity for cold-start users, and the segments show for whom.
+
+**Further reading.** Krichene & Rendle, *On Sampled Metrics for Item Recommendation* (KDD 2020);
+Efron & Tibshirani, *An Introduction to the Bootstrap* (1993); Man et al., *EMCDR* (IJCAI 2017);
+Zhu et al., *PTUPCDR* (WSDM 2022).
+'''),
+]
+write("notebooks/06_evaluation.ipynb", cells)
