@@ -187,14 +187,56 @@ class BertEncoder:
         self.batch_size = int(batch_size)
         self.device = torch.device(device) if device is not None else _auto_device()
         self.is_local = Path(self.path).is_dir()
-        self.tokenizer, self.model = self._load()
+        self._loaded: tuple | None = None
         self._fingerprint: str | None = None
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if not self.is_local:  # a hub id: load now, so a missing or offline model fails here
+            self._loaded = self._load()
+        else:
+            self._check_local_files()
+        limit = self._config_value("max_position_embeddings")
         if limit is not None and self.max_length > limit:
             raise ConfigError(
                 f"max_length={self.max_length} exceeds what {self.model_name!r} supports ({limit} "
                 f"positions). Fix: pass max_length <= {limit}."
             )
+
+    # The weights of a local model load on first use: a warm embedding cache needs only the
+    # fingerprint (file hashes), so a cached rerun skips the ~2 s of importing and loading.
+    @property
+    def tokenizer(self):
+        """The Hugging Face tokenizer (loaded on first use)."""
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded[0]
+
+    @property
+    def model(self):
+        """The Hugging Face model in eval mode, float32 (loaded on first use)."""
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded[1]
+
+    def _check_local_files(self) -> None:
+        """Fail at construction, not at first use, when a local folder lacks weights or a tokenizer."""
+        folder = Path(self.path)
+        missing = []
+        if not _weight_files(folder):
+            missing.append("a weight file (*.safetensors or pytorch_model*.bin)")
+        if not any((folder / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer.model")):
+            missing.append("a tokenizer (tokenizer.json or vocab.txt)")
+        if missing:
+            raise ConfigError(
+                f"could not load model {self._model_arg!r} (local directory {self.path!r}): it has no "
+                f"{' and no '.join(missing)}. Fix: pass {constants.DEFAULT_MODEL!r} (bundled, works offline) "
+                "or a folder saved with save_pretrained (config, tokenizer and weights).")
+
+    def _config_value(self, key: str):
+        """A value of the model's ``config.json`` without loading the weights (local models)."""
+        if self.is_local:
+            import json
+
+            return json.loads((Path(self.path) / "config.json").read_text()).get(key)
+        return getattr(self.model.config, key, None)
 
     def _load(self):
         from transformers import AutoModel, AutoTokenizer
@@ -220,7 +262,7 @@ class BertEncoder:
     @property
     def dim(self) -> int:
         """Embedding size (``hidden_size`` of the model, 384 for MiniLM-L6)."""
-        return int(self.model.config.hidden_size)
+        return int(self._config_value("hidden_size"))
 
     @property
     def model_name(self) -> str:
