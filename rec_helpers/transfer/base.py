@@ -1,0 +1,193 @@
+"""The estimator interface shared by every transfer method (scikit-learn style).
+
+``fit(data) -> self``, ``score(data, user_idx) -> (n, n_target)``, ``recommend(data, users, k)``,
+``get_params()``, a JSON-serialisable ``history_`` and ``save(path)`` / ``load(path)``
+(config JSON + tensors in safetensors; no pickle anywhere).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N
+from rec_helpers.errors import ConfigError, DataValidationError
+from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "state.safetensors"
+VALID_K = 10  # early stopping and tuning use NDCG@10 on cold_valid
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Turn numpy scalars/arrays and tuples into plain JSON types (recursively)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def check_choice(name: str, value: Any, allowed: Sequence) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of {list(allowed)}.")
+
+
+def check_range(name: str, value: float, lo: float | None = None, hi: float | None = None,
+                *, lo_open: bool = False) -> None:
+    """Raise :class:`ConfigError` unless lo ≤ value ≤ hi (lo < value when ``lo_open``)."""
+    ok = True
+    if lo is not None:
+        ok &= value > lo if lo_open else value >= lo
+    if hi is not None:
+        ok &= value <= hi
+    if not ok:
+        lo_s = "-inf" if lo is None else lo
+        hi_s = "inf" if hi is None else hi
+        bracket = "(" if lo_open else "["
+        raise ConfigError(
+            f"{name}={value!r} is outside {bracket}{lo_s}, {hi_s}]; pick a value in that range.")
+
+
+def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = VALID_K) -> float | None:
+    """NDCG@k of ``method`` on cold_valid users (full catalogue, seen items excluded).
+
+    Returns None when there are no cold_valid positives (then nothing is tuned).
+    """
+    idx = data.cold_valid_idx
+    rel = data.X_target_valid[idx]
+    if len(idx) == 0 or rel.nnz == 0:
+        return None
+    scores = mask_seen(method.score(data, idx), data.target_seen[idx])
+    return ndcg_at_k(scores, rel, k)
+
+
+class TransferMethod:
+    """Base class: subclasses implement ``fit``, ``score`` and the state hooks."""
+
+    name: ClassVar[str] = "base"
+
+    def __init__(self) -> None:
+        self.history_: dict[str, Any] = {}
+        self.meta_: dict[str, Any] = {}  # fitted sizes and chosen values needed to reload
+
+    # --------------------------------------------------------------- params
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as passed (scikit-learn style)."""
+        return {p: to_jsonable(getattr(self, p)) for p in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # --------------------------------------------------------------- interface
+    def fit(self, data: TransferData) -> "TransferMethod":
+        raise NotImplementedError
+
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def is_fitted(self) -> bool:
+        return bool(self.meta_)
+
+    def _check_fitted(self, data: TransferData | None = None) -> None:
+        if not self.is_fitted:
+            raise ConfigError(f"{type(self).__name__} is not fitted yet; call .fit(data) first.")
+        n = self.meta_.get("n_target")
+        if data is not None and n is not None and n != data.n_target:
+            raise DataValidationError(
+                f"the model was fitted on {n} target items but data has {data.n_target}; "
+                "score with the TransferData it was fitted on."
+            )
+
+    @staticmethod
+    def _check_train_data(data: TransferData) -> None:
+        if len(data.warm_idx) == 0 or data.X_target_train.nnz == 0:
+            raise DataValidationError(
+                "no warm users with target positives: fit needs warm users' target_train."
+            )
+
+    def recommend(self, data: TransferData, users: Sequence,
+                  k: int = DEFAULT_TOP_N) -> pd.DataFrame:
+        """Top-k target items per user: columns user, item, rank (1..k), score.
+
+        Items in ``data.target_seen`` are excluded (score set to -inf); ties are broken
+        by item index, so the ranking is deterministic.
+        """
+        if int(k) < 1:
+            raise ConfigError(f"k={k!r} must be ≥ 1.")
+        users = list(users)
+        idx = data.users_to_idx(users)
+        scores = mask_seen(self.score(data, idx), data.target_seen[idx])
+        top = top_k(scores, k)
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        frame = pd.DataFrame({
+            COL_USER: np.repeat(np.asarray(users, dtype=object), top.shape[1]),
+            COL_ITEM: data.target_item_ids[top.ravel()],
+            COL_RANK: np.tile(np.arange(1, top.shape[1] + 1), len(users)),
+            COL_SCORE: top_scores.ravel(),
+        })
+        return frame[np.isfinite(frame[COL_SCORE])].reset_index(drop=True)
+
+    def history_json(self) -> str:
+        """``history_`` as a JSON string."""
+        return json.dumps(to_jsonable(self.history_))
+
+    # --------------------------------------------------------------- persistence
+    def _state(self) -> dict[str, torch.Tensor]:
+        """Arrays needed to score after reload (override)."""
+        return {}
+
+    def _restore(self, state: dict[str, torch.Tensor]) -> None:
+        """Inverse of :meth:`_state`, called after ``meta_`` is set (override)."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` (method, params, meta, history) and ``state.safetensors``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = {"method": self.name, "params": self.get_params(),
+                  "meta": to_jsonable(self.meta_), "history": to_jsonable(self.history_)}
+        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        state = {k: v.detach().cpu().contiguous() for k, v in self._state().items()}
+        save_file(state, str(path / STATE_FILE))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TransferMethod":
+        """Rebuild a saved method (any registered kind when called on the base class)."""
+        from rec_helpers.transfer.registry import METHODS  # late import: registry imports us
+
+        path = Path(path)
+        if not (path / CONFIG_FILE).is_file() or not (path / STATE_FILE).is_file():
+            raise ConfigError(
+                f"{path} is not a saved method: it needs {CONFIG_FILE} and {STATE_FILE}.")
+        config = json.loads((path / CONFIG_FILE).read_text())
+        klass = METHODS.get(config.get("method"))
+        if klass is None or (cls is not TransferMethod and not issubclass(klass, cls)):
+            raise ConfigError(f"{path} holds method {config.get('method')!r}, not {cls.name!r}.")
+        obj = klass(**config["params"])
+        obj.meta_ = config["meta"]
+        obj.history_ = config["history"]
+        obj._restore(load_file(str(path / STATE_FILE)))
+        return obj

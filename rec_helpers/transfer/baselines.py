@@ -1,0 +1,197 @@
+"""Baselines: Pop, zero-shot BERT, CD-ridge and EMCDR (numpy / scipy, closed forms)."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.sparse.linalg import svds
+
+from rec_helpers.constants import DEFAULT_SEED
+from rec_helpers.errors import ConfigError
+from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
+from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.layers import ridge_map
+
+DEFAULT_RIDGE_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
+
+
+def _check_grid(name: str, grid: Sequence[float]) -> tuple[float, ...]:
+    values = tuple(float(v) for v in grid)
+    if not values:
+        raise ConfigError(f"{name} is empty; pass at least one value ≥ 0.")
+    for v in values:
+        check_range(f"{name} value", v, 0)
+    return values
+
+
+class ArrayMethod(TransferMethod):
+    """A method whose fitted state is a dict of float64 numpy arrays (saved with safetensors).
+
+    Scores are computed in float64 and returned as float32, so a reloaded model (whose
+    arrays sit at other memory addresses, hence other BLAS code paths) scores identically.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrays_: dict[str, np.ndarray] = {}
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))
+                for k, v in self.arrays_.items()}
+
+    def _restore(self, state: dict[str, torch.Tensor]) -> None:
+        self.arrays_ = {k: np.array(v.numpy(), copy=True) for k, v in state.items()}
+
+    def _tune(self, data: TransferData, grid: Sequence[float], set_value) -> float:
+        """Pick the grid value with the best cold_valid NDCG@10 (first one on ties)."""
+        curve: dict[str, float | None] = {}
+        best, best_v = -np.inf, grid[0]
+        for v in grid:
+            set_value(v)
+            score = valid_ndcg(self, data)
+            curve[str(v)] = score
+            if score is not None and score > best:
+                best, best_v = score, v
+        set_value(best_v)
+        self.history_["valid_curve"] = curve
+        self.history_["best_valid_ndcg@10"] = None if best == -np.inf else float(best)
+        return best_v
+
+
+class Pop(ArrayMethod):
+    """score(u, i) = number of warm users with a training positive on target item i."""
+
+    name = "pop"
+
+    def fit(self, data: TransferData) -> "Pop":
+        self._check_train_data(data)
+        counts = np.asarray(data.X_target_train[data.warm_idx].sum(axis=0)).ravel()
+        self.arrays_ = {"counts": counts.astype(np.float64)}
+        self.meta_ = {"n_target": data.n_target}
+        self.history_ = {"params": {}, "valid_ndcg@10": valid_ndcg(self, data)}
+        return self
+
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted(data)
+        return np.tile(self.arrays_["counts"].astype(np.float32), (len(user_idx), 1))
+
+
+class ZeroShot(TransferMethod):
+    """score(u, i) = cos(u_s, e_i) over target items; no training (zero vectors score 0)."""
+
+    name = "zero_shot"
+
+    def fit(self, data: TransferData) -> "ZeroShot":
+        self.meta_ = {"n_target": data.n_target}
+        self.history_ = {"params": {}, "valid_ndcg@10": valid_ndcg(self, data)}
+        return self
+
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted(data)
+        u = data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64)
+        e = data.E_target.astype(np.float64)
+        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+        e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        return (u @ e.T).astype(np.float32)
+
+
+class CDRidge(ArrayMethod):
+    """B = (XsᵀXs + λI)⁻¹ XsᵀXt on warm users; score = x_s·B; λ tuned on cold_valid NDCG@10."""
+
+    name = "cd_ridge"
+
+    def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID) -> None:
+        super().__init__()
+        self.l2_grid = _check_grid("l2_grid", l2_grid)
+        if min(self.l2_grid) <= 0:
+            raise ConfigError("l2_grid values must be > 0 (λ = 0 makes XsᵀXs singular).")
+
+    def fit(self, data: TransferData) -> "CDRidge":
+        self._check_train_data(data)
+        start = time.perf_counter()
+        w = data.warm_idx
+        xs = data.X_source[w].astype(np.float64)
+        gram = (xs.T @ xs).toarray()
+        cross = (xs.T @ data.X_target_train[w].astype(np.float64)).toarray()
+        lam, q = np.linalg.eigh(gram)  # B(λ) = Q diag(1/(Λ+λ)) Qᵀ XsᵀXt for every λ at once
+        qtc = q.T @ cross
+        self.meta_ = {"n_target": data.n_target}
+        self.history_ = {}
+
+        def set_l2(l2: float) -> None:
+            self.arrays_ = {"B": q @ (qtc / (lam + l2)[:, None])}
+
+        chosen = self._tune(data, self.l2_grid, set_l2)
+        self.meta_["l2"] = chosen
+        self.history_.update({"l2": chosen, "params": self.get_params(),
+                              "fit_seconds": time.perf_counter() - start})
+        return self
+
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted(data)
+        x_s = data.X_source[np.asarray(user_idx, dtype=np.int64)].astype(np.float64)
+        return np.asarray(x_s @ self.arrays_["B"]).astype(np.float32)
+
+
+def _svd_factors(x: sp.csr_matrix, rank: int, seed: int) -> np.ndarray:
+    """Right singular vectors V (n_items × rank) of a binary matrix, deterministic signs."""
+    rank = max(1, min(rank, min(x.shape) - 1))
+    v0 = np.random.default_rng(seed).random(min(x.shape))
+    _, s, vt = svds(x.astype(np.float64), k=rank, v0=v0)
+    v = vt[np.argsort(-s)].T
+    signs = np.sign(v[np.abs(v).argmax(axis=0), np.arange(v.shape[1])])
+    return v * np.where(signs == 0, 1.0, signs)
+
+
+class EMCDR(ArrayMethod):
+    """EMCDR with PureSVD factors: P_s = X_s V_s, P_t = X_t V_t, P̂_t = M(P_s), score = P̂_t V_tᵀ.
+
+    V_s: top-``rank`` right singular vectors of all users' source positives; V_t: those of
+    warm users' target positives. M is a linear ridge map fitted on warm users, its λ tuned
+    on cold_valid NDCG@10. Users with training target positives keep their own P_t = X_t V_t.
+    """
+
+    name = "emcdr"
+
+    def __init__(self, rank: int = 64, map_l2_grid: Sequence[float] = DEFAULT_MAP_GRID,
+                 seed: int = DEFAULT_SEED) -> None:
+        super().__init__()
+        check_range("rank", rank, 0, lo_open=True)
+        self.rank, self.map_l2_grid = int(rank), _check_grid("map_l2_grid", map_l2_grid)
+        self.seed = int(seed)
+
+    def fit(self, data: TransferData) -> "EMCDR":
+        self._check_train_data(data)
+        start = time.perf_counter()
+        w = data.warm_idx
+        v_s = _svd_factors(data.X_source, self.rank, self.seed)
+        v_t = _svd_factors(data.X_target_train[w], self.rank, self.seed)
+        p_s = np.asarray(data.X_source[w] @ v_s)
+        p_t = np.asarray(data.X_target_train[w] @ v_t)
+        self.meta_ = {"n_target": data.n_target}
+        self.history_ = {}
+
+        def set_l2(l2: float) -> None:
+            m, mx, my = ridge_map(p_s, p_t, l2, dtype=np.float64)
+            self.arrays_ = {"V_s": v_s, "V_t": v_t, "M": m, "mean_s": mx, "mean_t": my}
+
+        chosen = self._tune(data, self.map_l2_grid, set_l2)
+        self.meta_["map_l2"] = chosen
+        self.history_.update({"map_l2": chosen, "params": self.get_params(),
+                              "fit_seconds": time.perf_counter() - start})
+        return self
+
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted(data)
+        a = self.arrays_
+        idx = np.asarray(user_idx, dtype=np.int64)
+        p_s = np.asarray(data.X_source[idx].astype(np.float64) @ a["V_s"])
+        p_t = (p_s - a["mean_s"]) @ a["M"] + a["mean_t"]
+        own = data.n_target_pos[idx] > 0
+        if own.any():
+            p_t[own] = np.asarray(data.X_target_train[idx[own]].astype(np.float64) @ a["V_t"])
+        return (p_t @ a["V_t"].T).astype(np.float32)

@@ -1,0 +1,141 @@
+"""Fusion: u'' = α·u_s + (1−α)·u_t, scored by the two-tower scorer.
+
+Cold users have no u_t: it is filled with the warm users' mean u_t ("prior", default) or a
+ridge map of u_s ("mapped"); see :class:`~rec_helpers.transfer.two_tower.InterestMethod`.
+Training uses that same cold-time construction for warm users against their target
+positives, so the scorer learns from inputs shaped like the ones it sees for cold users.
+
+Modes of α:
+- ``fixed``: α = ``alpha`` in training and scoring.
+- ``tuned`` (default): one scorer is trained with α ~ U(0, 1) drawn per user and step (so it
+  works for any α); then α is picked from ``alpha_grid`` by NDCG@10 on cold_valid, and the
+  whole α → NDCG@10 curve is kept in ``history_["alpha_curve"]``. Early stopping watches
+  the best α of the grid after each epoch.
+- ``learned``: α_u = σ(w·φ_u + b) per user from standardised log history lengths
+  φ_u = (log(1+|source positives|), log(1+|target positives|)), trained end-to-end.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from rec_helpers.constants import DEFAULT_SEED
+from rec_helpers.errors import ConfigError
+from rec_helpers.transfer.base import check_choice, check_range
+from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.two_tower import N_FEATURES, InterestMethod
+
+FUSION_MODES = ("fixed", "tuned", "learned")
+DEFAULT_ALPHA_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
+
+
+class FusionTransfer(nn.Module):
+    """u'' = α ⊙ z_s + (1 − α) ⊙ z_t with α per row (see the module docstring for the modes)."""
+
+    def __init__(self, mode: str, alpha: float, n_features: int = N_FEATURES) -> None:
+        super().__init__()
+        self.mode = mode
+        self.register_buffer("alpha", torch.tensor(float(alpha)))
+        if mode == "learned":
+            self.gate = nn.Linear(n_features, 1)
+            nn.init.zeros_(self.gate.weight)
+            a = min(max(alpha, 1e-3), 1 - 1e-3)
+            nn.init.constant_(self.gate.bias, float(np.log(a / (1 - a))))
+
+    def alphas(self, feats: torch.Tensor) -> torch.Tensor:
+        """α per row, shape (n, 1)."""
+        n = feats.shape[0]
+        if self.mode == "learned":
+            return torch.sigmoid(self.gate(feats))
+        if self.mode == "tuned" and self.training:
+            return torch.rand(n, 1, device=feats.device)
+        return self.alpha.expand(n, 1)
+
+    def forward(self, z_s: torch.Tensor, z_t: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        a = self.alphas(feats)
+        return a * z_s + (1.0 - a) * z_t
+
+
+class Fusion(InterestMethod):
+    """Fusion u'' = α·u_s + (1−α)·u_t; α fixed, tuned on cold_valid, or learned per user."""
+
+    name = "fusion"
+
+    def __init__(self, mode: str = "tuned", alpha: float = 0.5,
+                 alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, fill: str = "prior",
+                 map_l2: float = 10.0, warm_input_rate: float = 0.0, hidden: int = 256,
+                 out_dim: int = 64, item_embedding: bool = True, dropout: float = 0.0,
+                 loss: str = "softmax", n_negatives: int = 100, epochs: int = 60,
+                 batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 1e-4,
+                 patience: int = 5, seed: int = DEFAULT_SEED, device: str = "auto",
+                 progress: bool = True) -> None:
+        super().__init__(hidden=hidden, out_dim=out_dim, item_embedding=item_embedding,
+                         dropout=dropout, loss=loss, n_negatives=n_negatives, fill=fill,
+                         map_l2=map_l2, warm_input_rate=warm_input_rate, epochs=epochs,
+                         batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                         patience=patience, seed=seed, device=device, progress=progress)
+        check_choice("mode", mode, FUSION_MODES)
+        check_range("alpha", alpha, 0, 1)
+        grid = [float(a) for a in alpha_grid]
+        if not grid:
+            raise ConfigError("alpha_grid is empty; pass values in [0, 1], e.g. (0, 0.5, 1).")
+        for a in grid:
+            check_range("alpha_grid value", a, 0, 1)
+        self.mode, self.alpha, self.alpha_grid = mode, float(alpha), tuple(grid)
+
+    def _transfer_module(self) -> nn.Module:
+        alpha = self.meta_.get("alpha", self.alpha)
+        return FusionTransfer(self.mode, alpha)
+
+    # --- α tuned on cold_valid ----------------------------------------------------------
+    def _alpha_curve(self, data: TransferData) -> dict[float, float | None]:
+        """α → cold_valid NDCG@10 for every α in the grid (same trained scorer)."""
+        transfer = self.module_.transfer
+        keep = float(transfer.alpha)
+        curve = {}
+        with self._cached_items(data):
+            for a in self.alpha_grid:
+                transfer.alpha.fill_(a)
+                curve[a] = super()._valid_metric_cached(data)
+        transfer.alpha.fill_(keep)
+        return curve
+
+    def _valid_metric_cached(self, data: TransferData) -> float | None:
+        if self.mode != "tuned":
+            return super()._valid_metric_cached(data)
+        values = [v for v in self._alpha_curve(data).values() if v is not None]
+        return max(values) if values else None
+
+    def _after_training(self, data: TransferData) -> None:
+        if self.mode == "learned":
+            alphas = self.alpha_values(data, data.cold_valid_idx)
+            self.history_["alpha_mean_cold_valid"] = float(alphas.mean()) if len(alphas) else None
+            return
+        if self.mode == "tuned":
+            curve = self._alpha_curve(data)
+            scored = {a: v for a, v in curve.items() if v is not None}
+            chosen = max(scored, key=scored.get) if scored else self.alpha
+            self.history_["alpha_curve"] = {str(a): v for a, v in curve.items()}
+        else:
+            chosen = self.alpha
+        self.module_.transfer.alpha.fill_(chosen)
+        self.meta_["alpha"] = float(chosen)
+        self.history_["alpha"] = float(chosen)
+
+    @property
+    def alpha_(self) -> float | None:
+        """The α used at scoring time (fixed/tuned modes); None for "learned" (see alpha_values)."""
+        self._check_fitted()
+        return None if self.mode == "learned" else float(self.module_.transfer.alpha)
+
+    @torch.no_grad()
+    def alpha_values(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        """α per user (constant unless mode="learned"), for plotting."""
+        self._check_fitted(data)
+        self.module_.eval()
+        _, _, counts, present = self._batch(data, user_idx)
+        feats = self.module_.features(counts, present)
+        return self.module_.transfer.alphas(feats).squeeze(1).cpu().numpy()

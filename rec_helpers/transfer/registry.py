@@ -1,0 +1,38 @@
+"""Method registry: ``make_method(name, **params)`` and ``load_method(path)``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rec_helpers.errors import ConfigError
+from rec_helpers.transfer.adapter import Adapter
+from rec_helpers.transfer.base import TransferMethod
+from rec_helpers.transfer.baselines import EMCDR, CDRidge, Pop, ZeroShot
+from rec_helpers.transfer.fusion import Fusion
+from rec_helpers.transfer.vae import VAE
+
+METHODS: dict[str, type[TransferMethod]] = {
+    cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, Fusion, Adapter, VAE)
+}
+BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge")
+TRANSFER_METHODS = ("fusion", "adapter", "vae")
+
+
+def make_method(name: str, **params) -> TransferMethod:
+    """Build a method by name, e.g. ``make_method("fusion", mode="tuned")``.
+
+    Unknown names or parameters raise :class:`ConfigError` listing the valid ones.
+    """
+    cls = METHODS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown method {name!r}; valid names: {sorted(METHODS)}.")
+    unknown = sorted(set(params) - set(cls.param_names()))
+    if unknown:
+        raise ConfigError(
+            f"method {name!r} has no parameter(s) {unknown}; valid: {cls.param_names()}."
+        )
+    return cls(**params)
+
+
+def load_method(path: str | Path) -> TransferMethod:
+    """Load any method saved with ``.save(path)``."""
+    return TransferMethod.load(path)

@@ -1,0 +1,235 @@
+"""The one training loop (with early stopping) used by every trained model, and its helpers.
+
+``TorchMethod`` adds the shared torch plumbing: seeds, device, the loop, batched scoring
+and state_dict persistence. Early stopping watches NDCG@10 on cold_valid users.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from rec_helpers.constants import DEFAULT_SEED
+from rec_helpers.errors import ConfigError
+from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
+from rec_helpers.transfer.data import TransferData
+
+LossFn = Callable[[np.ndarray, int], torch.Tensor]  # (batch user indices, global step) -> loss
+DEVICES = ("auto", "cpu", "cuda")
+SCORE_BATCH = 2048  # users per forward pass when scoring
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch for the block and turn on deterministic algorithms; restore both after."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    prev = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → cuda when available, else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' but no GPU is visible; use device='auto' or 'cpu'.")
+    return torch.device(device)
+
+
+def multinomial_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Full-softmax cross-entropy −Σ_i x_ui log softmax(s_u)_i, averaged over users."""
+    return -(F.log_softmax(logits, dim=1) * x).sum(dim=1).mean()
+
+
+def sampled_bce(logits: torch.Tensor, x: torch.Tensor, n_negatives: int) -> torch.Tensor:
+    """BCE on positives plus ``n_negatives`` uniformly sampled non-positives per user.
+
+    loss = −Σ_{i∈pos} log σ(s_ui) − Σ_{j∈neg} log(1 − σ(s_uj)), averaged over users.
+    """
+    rate = min(1.0, n_negatives / max(1, x.shape[1]))
+    neg = (torch.rand(x.shape, device=x.device) < rate) & (x <= 0)
+    pos_term = F.softplus(-logits) * (x > 0)
+    neg_term = F.softplus(logits) * neg
+    return (pos_term + neg_term).sum(dim=1).mean()
+
+
+def train_loop(
+    module: nn.Module,
+    loss_fn: LossFn,
+    train_idx: np.ndarray,
+    valid_fn: Callable[[], float | None] | None,
+    *,
+    epochs: int,
+    batch_size: int | None,
+    lr: float,
+    weight_decay: float,
+    patience: int,
+    seed: int,
+    progress: bool = True,
+    desc: str = "fit",
+) -> dict:
+    """Mini-batch AdamW over ``train_idx`` with early stopping on ``valid_fn()`` (higher = better).
+
+    After each epoch ``valid_fn`` (NDCG@10 on cold_valid) is evaluated; training stops
+    after ``patience`` epochs without improvement and the best weights are restored.
+    Returns the history: per-epoch loss and validation curves, best epoch and timing.
+    """
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    bs = len(train_idx) if not batch_size else int(batch_size)
+    hist: dict = {"loss": [], "valid_ndcg@10": [], "best_epoch": None,
+                  "best_valid_ndcg@10": None, "epochs_run": 0, "stopped_early": False}
+    best, best_state, bad, step = -np.inf, None, 0, 0
+    start = time.perf_counter()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
+    for epoch in bar:
+        module.train()
+        perm = rng.permutation(train_idx)
+        total = 0.0
+        for lo in range(0, len(perm), bs):
+            batch = perm[lo:lo + bs]
+            loss = loss_fn(batch, step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            total += float(loss.detach()) * len(batch)
+        hist["loss"].append(total / max(1, len(perm)))
+        hist["epochs_run"] = epoch + 1
+        score = None
+        if valid_fn is not None:
+            module.eval()
+            score = valid_fn()
+        post = {"loss": f"{hist['loss'][-1]:.4g}"}
+        if score is not None:
+            hist["valid_ndcg@10"].append(float(score))
+            post["ndcg@10"] = f"{score:.4f}"
+            if score > best:
+                best, bad = score, 0
+                best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                hist["best_epoch"], hist["best_valid_ndcg@10"] = epoch + 1, float(score)
+            else:
+                bad += 1
+                if bad >= patience:
+                    hist["stopped_early"] = True
+                    bar.set_postfix(post)
+                    break
+        bar.set_postfix(post)
+    bar.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    else:
+        hist["best_epoch"] = hist["epochs_run"]
+    module.eval()
+    hist["train_seconds"] = time.perf_counter() - start
+    return hist
+
+
+class TorchMethod(TransferMethod):
+    """Shared torch plumbing: training hyper-parameters, seeding, device, batched scoring.
+
+    Subclasses implement ``_prepare(data)`` (set ``meta_``), ``_build()`` (the ``nn.Module``
+    from ``meta_``), ``_initialise(data)`` (fixed buffers), ``_loss_fn(data)`` and
+    ``_forward_scores``; fit runs them in that order, then the shared :func:`train_loop`.
+    """
+
+    def __init__(self, *, epochs: int, batch_size: int | None, lr: float, weight_decay: float,
+                 patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
+                 progress: bool = True) -> None:
+        super().__init__()
+        check_range("epochs", epochs, 1)
+        check_range("lr", lr, 0, lo_open=True)
+        check_range("weight_decay", weight_decay, 0)
+        check_range("patience", patience, 1)
+        if batch_size is not None:
+            check_range("batch_size", batch_size, 1)
+        check_choice("device", device, DEVICES)
+        self.epochs, self.batch_size, self.lr = int(epochs), batch_size, float(lr)
+        self.weight_decay, self.patience, self.seed = float(weight_decay), int(patience), int(seed)
+        self.device, self.progress = device, bool(progress)
+        self.module_: nn.Module | None = None
+
+    # hooks -------------------------------------------------------------------------
+    def _prepare(self, data: TransferData) -> None:
+        """Set ``meta_`` (sizes, chosen values) and any fitted constants."""
+        raise NotImplementedError
+
+    def _build(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _initialise(self, data: TransferData) -> None:
+        """Set fixed buffers of the freshly built module from warm users (default: nothing)."""
+
+    def _loss_fn(self, data: TransferData) -> LossFn:
+        raise NotImplementedError
+
+    def _forward_scores(self, data: TransferData, idx: np.ndarray) -> torch.Tensor:
+        """Scores (len(idx) × n_target) with the module in eval mode."""
+        raise NotImplementedError
+
+    def _after_training(self, data: TransferData) -> None:
+        """Post-fit tuning on cold_valid (e.g. choosing α); default: nothing."""
+
+    def _valid_metric(self, data: TransferData) -> float | None:
+        return valid_ndcg(self, data)
+
+    # plumbing ----------------------------------------------------------------------
+    @property
+    def torch_device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(array, dtype=np.float32), device=self.torch_device)
+
+    def fit(self, data: TransferData) -> "TorchMethod":
+        """Train on warm users' target positives; early-stop on cold_valid NDCG@10."""
+        self._check_train_data(data)
+        start = time.perf_counter()
+        self.history_ = {}
+        with seeded(self.seed):
+            self._prepare(data)
+            self.module_ = self._build().to(self.torch_device)
+            self._initialise(data)
+            hist = train_loop(
+                self.module_, self._loss_fn(data), data.warm_idx,
+                lambda: self._valid_metric(data),
+                epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                weight_decay=self.weight_decay, patience=self.patience, seed=self.seed,
+                progress=self.progress, desc=self.name,
+            )
+            self.history_.update(hist)
+            self._after_training(data)
+        self.history_["params"] = self.get_params()
+        self.history_["fit_seconds"] = time.perf_counter() - start
+        return self
+
+    @torch.no_grad()
+    def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        """Scores over the whole target catalogue, shape (len(user_idx), n_target)."""
+        self._check_fitted(data)
+        self.module_.eval()
+        idx = np.asarray(user_idx, dtype=np.int64)
+        out = [self._forward_scores(data, idx[lo:lo + SCORE_BATCH]).float().cpu().numpy()
+               for lo in range(0, len(idx), SCORE_BATCH)]
+        return np.concatenate(out) if out else np.zeros((0, data.n_target), np.float32)
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return dict(self.module_.state_dict())
+
+    def _restore(self, state: dict[str, torch.Tensor]) -> None:
+        self.module_ = self._build()
+        self.module_.load_state_dict(state)
+        self.module_.to(self.torch_device).eval()

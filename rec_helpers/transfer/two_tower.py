@@ -1,0 +1,226 @@
+"""The two-tower scorer and the base class of the methods that score through it.
+
+Scorer: s(u, i) = ⟨f(u), g(e_i)⟩ + b_i with f(u) = W u + MLP(u) (user tower),
+g(e_i) = W' ê_i + MLP'(ê_i) + v_i (item tower on the standardised BERT vector plus a free
+item embedding v_i) and an item bias b_i initialised at log-popularity. Trained with full
+softmax cross-entropy over the target catalogue (or BCE with sampled negatives).
+
+``InterestMethod`` (fusion, adapter) turns (u_s, u_t) into one interest vector u' with a
+subclass-specific transfer module, then scores u' with the two-tower scorer.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from rec_helpers.constants import DEFAULT_SEED
+from rec_helpers.transfer.base import check_choice, check_range
+from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.layers import Standardize, Tower, ridge_map
+from rec_helpers.transfer.training import LossFn, TorchMethod, multinomial_nll, sampled_bce
+
+LOSSES = ("softmax", "bce")
+FILLS = ("prior", "mapped")
+N_FEATURES = 2  # log1p(#source positives), log1p(#target positives)
+
+
+class TwoTowerScorer(nn.Module):
+    """s(u, i) = ⟨f(u), g(e_i)⟩ + b_i over the whole item catalogue at once."""
+
+    def __init__(self, dim: int, n_items: int, hidden: int = 256, out_dim: int = 64,
+                 item_embedding: bool = True, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.user_tower = Tower(dim, hidden, out_dim, dropout)
+        self.item_norm = Standardize(dim)
+        self.item_tower = Tower(dim, hidden, out_dim)
+        self.item_emb = nn.Parameter(torch.zeros(n_items, out_dim)) if item_embedding else None
+        self.item_bias = nn.Parameter(torch.zeros(n_items))
+
+    def item_factors(self, items: torch.Tensor) -> torch.Tensor:
+        """g(e_i) for every catalogue item (n_items × out_dim)."""
+        g = self.item_tower(self.item_norm(items))
+        return g + self.item_emb if self.item_emb is not None else g
+
+    def forward(self, u: torch.Tensor, items: torch.Tensor,
+                factors: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores (n_users × n_items); precomputed ``factors`` = g(E) skip the item tower."""
+        g = self.item_factors(items) if factors is None else factors
+        return self.user_tower(u) @ g.T + self.item_bias
+
+
+class ColdFill(nn.Module):
+    """Stand-in for a missing u_t: warm prior mean ("prior") or ridge map of u_s ("mapped")."""
+
+    def __init__(self, dim: int, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.register_buffer("prior", torch.zeros(dim))
+        if mode == "mapped":
+            self.register_buffer("weight", torch.zeros(dim, dim))
+            self.register_buffer("mean_s", torch.zeros(dim))
+
+    def forward(self, z_s: torch.Tensor) -> torch.Tensor:
+        if self.mode == "mapped":
+            return (z_s - self.mean_s) @ self.weight + self.prior
+        return self.prior.expand_as(z_s)
+
+
+class InterestModel(nn.Module):
+    """norm → fill missing u_t → transfer(u_s, u_t, features) → two-tower scorer."""
+
+    def __init__(self, dim: int, n_items: int, transfer: nn.Module, fill: str, hidden: int,
+                 out_dim: int, item_embedding: bool, dropout: float) -> None:
+        super().__init__()
+        self.norm = Standardize(dim)
+        self.fill = ColdFill(dim, fill)
+        self.transfer = transfer
+        self.scorer = TwoTowerScorer(dim, n_items, hidden, out_dim, item_embedding, dropout)
+        self.register_buffer("feat_mean", torch.zeros(N_FEATURES))
+        self.register_buffer("feat_std", torch.ones(N_FEATURES))
+
+    def interest(self, u_s: torch.Tensor, u_t: torch.Tensor, counts: torch.Tensor,
+                 present: torch.Tensor) -> torch.Tensor:
+        """u' for a batch; rows with ``present`` False use the cold fill instead of u_t."""
+        z_s = self.norm(u_s)
+        z_t = torch.where(present[:, None], self.norm(u_t), self.fill(z_s))
+        return self.transfer(z_s, z_t, self.features(counts, present))
+
+    def features(self, counts: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """φ = standardised (log(1+#source pos), log(1+#target pos)); #target = 0 when absent."""
+        counts = torch.stack([counts[:, 0], counts[:, 1] * present], dim=1)
+        return (torch.log1p(counts) - self.feat_mean) / self.feat_std
+
+    def forward(self, u_s, u_t, counts, present, items, factors=None) -> torch.Tensor:
+        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors)
+
+
+class InterestMethod(TorchMethod):
+    """Base of fusion and adapter: builds u' from (u_s, u_t) and scores it with the two tower.
+
+    Cold users (and, in training, warm users simulated as cold) get u_t = ``fill``:
+    "prior" (mean u_t of warm users, the default) or "mapped" (ridge map u_s → u_t fitted
+    on warm users). Training simulates the cold situation: each warm user keeps their own
+    u_t only with probability ``warm_input_rate`` (default 0: always cold-like), because
+    a u_t built from the very positives being predicted would be a leak the model learns
+    to lean on. At scoring time a user with training target positives uses their own u_t.
+    """
+
+    def __init__(self, *, hidden: int, out_dim: int, item_embedding: bool, dropout: float,
+                 loss: str, n_negatives: int, fill: str, map_l2: float, warm_input_rate: float,
+                 epochs: int, batch_size: int | None, lr: float, weight_decay: float,
+                 patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
+                 progress: bool = True) -> None:
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                         patience=patience, seed=seed, device=device, progress=progress)
+        check_range("hidden", hidden, 1)
+        check_range("out_dim", out_dim, 1)
+        check_range("dropout", dropout, 0, 1)
+        check_choice("loss", loss, LOSSES)
+        check_range("n_negatives", n_negatives, 1)
+        check_choice("fill", fill, FILLS)
+        check_range("map_l2", map_l2, 0)
+        check_range("warm_input_rate", warm_input_rate, 0, 1)
+        self.hidden, self.out_dim = int(hidden), int(out_dim)
+        self.item_embedding = bool(item_embedding)
+        self.dropout, self.loss, self.n_negatives = float(dropout), loss, int(n_negatives)
+        self.fill, self.map_l2, self.warm_input_rate = fill, float(map_l2), float(warm_input_rate)
+        self._item_cache: torch.Tensor | None = None
+
+    # subclass hook --------------------------------------------------------------------
+    def _transfer_module(self) -> nn.Module:
+        """nn.Module mapping (z_s, z_t, feats) → u' (in the standardised interest space)."""
+        raise NotImplementedError
+
+    # TorchMethod hooks ----------------------------------------------------------------
+    def _prepare(self, data: TransferData) -> None:
+        self.meta_ = {"n_target": data.n_target, "dim": data.dim}
+
+    def _build(self) -> nn.Module:
+        return InterestModel(self.meta_["dim"], self.meta_["n_target"], self._transfer_module(),
+                             self.fill, self.hidden, self.out_dim, self.item_embedding,
+                             self.dropout)
+
+    @torch.no_grad()
+    def _initialise(self, data: TransferData) -> None:
+        """Fit the fixed parts from warm users: standardisation, cold fill, feature stats, b_i."""
+        model = self.module_
+        warm = data.warm_idx
+        model.norm.fit(np.vstack([data.U_s, data.U_t[warm]]))
+        model.scorer.item_norm.fit(data.E_target)
+        dev = self.torch_device
+        z_s = model.norm(self._tensor(data.U_s[warm])).cpu().numpy()
+        z_t = model.norm(self._tensor(data.U_t[warm])).cpu().numpy()
+        model.fill.prior.copy_(torch.as_tensor(z_t.mean(axis=0), device=dev))
+        if self.fill == "mapped":
+            w, mx, _ = ridge_map(z_s, z_t, self.map_l2)
+            model.fill.weight.copy_(torch.as_tensor(w, device=dev))
+            model.fill.mean_s.copy_(torch.as_tensor(mx, device=dev))
+        logc = np.log1p(self._counts(data, warm))
+        model.feat_mean.copy_(torch.as_tensor(logc.mean(axis=0), device=dev))
+        model.feat_std.copy_(torch.as_tensor(np.maximum(logc.std(axis=0), 1e-6), device=dev))
+        pop = np.asarray(data.X_target_train[warm].sum(axis=0)).ravel()
+        logp = np.log(pop + 1.0)
+        model.scorer.item_bias.copy_(torch.as_tensor(logp - logp.mean(), device=dev))
+
+    @staticmethod
+    def _counts(data: TransferData, idx: np.ndarray) -> np.ndarray:
+        return np.stack([data.n_source_pos[idx], data.n_target_pos[idx]], axis=1).astype(np.float32)
+
+    def _inputs(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return (self._tensor(data.U_s[idx]), self._tensor(data.U_t[idx]),
+                self._tensor(self._counts(data, idx)))
+
+    def _loss_fn(self, data: TransferData) -> LossFn:
+        items = self._tensor(data.E_target)
+        model = self.module_
+
+        def loss_fn(batch: np.ndarray, step: int) -> torch.Tensor:
+            u_s, u_t, counts = self._inputs(data, batch)
+            present = torch.rand(len(batch), device=u_s.device) < self.warm_input_rate
+            logits = model(u_s, u_t, counts, present, items)
+            x = self._tensor(data.X_target_train[batch].toarray())
+            if self.loss == "softmax":
+                return multinomial_nll(logits, x)
+            return sampled_bce(logits, x, self.n_negatives)
+
+        return loss_fn
+
+    def _forward_scores(self, data: TransferData, idx: np.ndarray) -> torch.Tensor:
+        return self.module_(*self._batch(data, idx), self._tensor(data.E_target), self._item_cache)
+
+    @contextlib.contextmanager
+    def _cached_items(self, data: TransferData) -> Iterator[None]:
+        """Compute g(E) once for a block of evaluations (eval mode, weights fixed); re-entrant."""
+        if self._item_cache is not None:
+            yield
+            return
+        with torch.no_grad():
+            self._item_cache = self.module_.scorer.item_factors(self._tensor(data.E_target))
+        try:
+            yield
+        finally:
+            self._item_cache = None
+
+    def _valid_metric(self, data: TransferData) -> float | None:
+        with self._cached_items(data):
+            return self._valid_metric_cached(data)
+
+    def _valid_metric_cached(self, data: TransferData) -> float | None:
+        """NDCG@10 on cold_valid with g(E) cached (fusion overrides it to scan α)."""
+        return super()._valid_metric(data)
+
+    def _batch(self, data: TransferData, user_idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """(u_s, u_t, counts, present) for scoring: users with target positives keep u_t."""
+        u_s, u_t, counts = self._inputs(data, np.asarray(user_idx, dtype=np.int64))
+        return u_s, u_t, counts, counts[:, 1] > 0
+
+    @torch.no_grad()
+    def interest_vectors(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        """The transferred interest u' (standardised space) fed to the scorer, for plotting."""
+        self._check_fitted(data)
+        self.module_.eval()
+        return self.module_.interest(*self._batch(data, user_idx)).cpu().numpy()

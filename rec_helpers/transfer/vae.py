@@ -1,0 +1,162 @@
+"""VAE transfer (Mult-VAE from source behaviour to target items).
+
+Encoder q(z | x_s) = N(μ, diag σ²): [x̃_s, ũ_s] → tanh(W₁·) → (μ, log σ²), where x̃_s is the
+L2-normalised binary source row (with input dropout) and ũ_s the standardised source
+interest (``use_interest=True``). ``source_input`` picks x_s: "positives" (SPEC, default),
+"all" (every rated source item, any rating) or "both" (the two rows side by side).
+z = μ + σ ⊙ ε. Decoder p(x_t | z) = softmax(W z + b) over target items; with
+``text_decoder=True`` W = Ê_t P (projected, standardised BERT vectors of the target items,
+plus a free item embedding when ``item_embedding=True``), so any item with a vector can be
+scored. Loss per user: −Σ_i x_ti log softmax(W z + b)_i + β·KL(q ‖ N(0, I)), β annealed
+linearly from 0 to ``beta_cap`` over ``anneal_steps`` updates. Scoring uses z = μ.
+Defaults (hidden 256, latent 64) are smaller than Mult-VAE's 600/200: on ML-1M's ~3-4k warm
+users they scored better on cold_valid and train in seconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rec_helpers.constants import DEFAULT_SEED
+from rec_helpers.errors import DataValidationError
+from rec_helpers.transfer.base import check_choice, check_range
+from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.layers import Standardize
+from rec_helpers.transfer.training import LossFn, TorchMethod, multinomial_nll
+
+SOURCE_INPUTS = ("positives", "all", "both")
+
+
+class MultVAE(nn.Module):
+    """Encoder MLP → (μ, log σ²) → softmax decoder over the target catalogue."""
+
+    def __init__(self, n_source: int, dim: int, n_target: int, hidden: int, latent: int,
+                 use_interest: bool, text_decoder: bool, item_embedding: bool,
+                 dropout: float) -> None:
+        super().__init__()
+        self.use_interest, self.text_decoder = use_interest, text_decoder
+        self.drop = nn.Dropout(dropout)
+        self.norm = Standardize(dim)
+        in_dim = n_source + (dim if use_interest else 0)
+        self.encoder = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(),
+                                     nn.Linear(hidden, 2 * latent))
+        if text_decoder:
+            self.item_norm = Standardize(dim)
+            self.proj = nn.Linear(dim, latent, bias=False)
+            self.item_emb = nn.Parameter(torch.zeros(n_target, latent)) if item_embedding else None
+            self.bias = nn.Parameter(torch.zeros(n_target))
+        else:
+            self.decoder = nn.Linear(latent, n_target)
+
+    def encode(self, x_s: torch.Tensor, u_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(μ, log σ²) of q(z | x_s, u_s)."""
+        h = self.drop(F.normalize(x_s, dim=1))
+        if self.use_interest:
+            h = torch.cat([h, self.norm(u_s)], dim=1)
+        mu, logvar = self.encoder(h).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Logits W z + b over the target items."""
+        if not self.text_decoder:
+            return self.decoder(z)
+        w = self.proj(self.item_norm(items))
+        if self.item_emb is not None:
+            w = w + self.item_emb
+        return z @ w.T + self.bias
+
+    def forward(self, x_s, u_s, items):
+        mu, logvar = self.encode(x_s, u_s)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
+        return self.decode(z, items), mu, logvar
+
+
+def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ (σ² + μ² − 1 − log σ²), averaged over users."""
+    return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(dim=1).mean()
+
+
+class VAE(TorchMethod):
+    """Mult-VAE from source positives (and u_s) to a softmax over target items."""
+
+    name = "vae"
+
+    def __init__(self, hidden: int = 256, latent_dim: int = 64, beta_cap: float = 0.2,
+                 anneal_steps: int = 2000, dropout: float = 0.5, use_interest: bool = True,
+                 source_input: str = "positives",
+                 text_decoder: bool = False, item_embedding: bool = True,
+                 epochs: int = 100,
+                 batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 0.0,
+                 patience: int = 8, seed: int = DEFAULT_SEED, device: str = "auto",
+                 progress: bool = True) -> None:
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                         patience=patience, seed=seed, device=device, progress=progress)
+        check_range("hidden", hidden, 1)
+        check_range("latent_dim", latent_dim, 1)
+        check_range("beta_cap", beta_cap, 0)
+        check_range("anneal_steps", anneal_steps, 0)
+        check_range("dropout", dropout, 0, 1)
+        check_choice("source_input", source_input, SOURCE_INPUTS)
+        self.source_input = source_input
+        self.hidden, self.latent_dim, self.beta_cap = int(hidden), int(latent_dim), float(beta_cap)
+        self.anneal_steps, self.dropout = int(anneal_steps), float(dropout)
+        self.use_interest, self.text_decoder = bool(use_interest), bool(text_decoder)
+        self.item_embedding = bool(item_embedding)
+
+    def beta(self, step: int) -> float:
+        """β(step) = beta_cap · min(1, step / anneal_steps)."""
+        if self.anneal_steps == 0:
+            return self.beta_cap
+        return self.beta_cap * min(1.0, step / self.anneal_steps)
+
+    def _prepare(self, data: TransferData) -> None:
+        width = data.n_source * (2 if self.source_input == "both" else 1)
+        self.meta_ = {"n_target": data.n_target, "n_source": width, "dim": data.dim}
+
+    def _build(self) -> nn.Module:
+        m = self.meta_
+        return MultVAE(m["n_source"], m["dim"], m["n_target"], self.hidden, self.latent_dim,
+                       self.use_interest, self.text_decoder, self.item_embedding, self.dropout)
+
+    @torch.no_grad()
+    def _initialise(self, data: TransferData) -> None:
+        self.module_.norm.fit(data.U_s)
+        if self.text_decoder:
+            self.module_.item_norm.fit(data.E_target)
+
+    def _inputs(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.source_input == "positives":
+            x = data.X_source[idx].toarray()
+        else:
+            if data.X_source_all is None:
+                raise DataValidationError(
+                    f"source_input={self.source_input!r} needs data.X_source_all; build the "
+                    "data with TransferData.from_frames or use source_input='positives'.")
+            x = data.X_source_all[idx].toarray()
+            if self.source_input == "both":
+                x = np.hstack([data.X_source[idx].toarray(), x])
+        return self._tensor(x), self._tensor(data.U_s[idx])
+
+    def _loss_fn(self, data: TransferData) -> LossFn:
+        items = self._tensor(data.E_target)
+
+        def loss_fn(batch: np.ndarray, step: int) -> torch.Tensor:
+            logits, mu, logvar = self.module_(*self._inputs(data, batch), items)
+            x_t = self._tensor(data.X_target_train[batch].toarray())
+            beta = self.beta(step)
+            return multinomial_nll(logits, x_t) + beta * kl_normal(mu, logvar)
+
+        return loss_fn
+
+    def _forward_scores(self, data: TransferData, idx: np.ndarray) -> torch.Tensor:
+        return self.module_(*self._inputs(data, idx), self._tensor(data.E_target))[0]
+
+    @torch.no_grad()
+    def latent(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
+        """Latent means μ(x_s, u_s), shape (len(user_idx), latent_dim), for plotting."""
+        self._check_fitted(data)
+        self.module_.eval()
+        mu, _ = self.module_.encode(*self._inputs(data, np.asarray(user_idx, dtype=np.int64)))
+        return mu.cpu().numpy()
