@@ -45,3 +45,30 @@ def role_sizes(users: pd.DataFrame) -> go.Figure:
     """How the overlapping users are divided into warm, cold_valid and cold_test."""
     df = users[COL_ROLE].value_counts().rename_axis(COL_ROLE).rename("users").reset_index()
     return px.pie(df, names=COL_ROLE, values="users", title="User roles", hole=0.4)
+
+
+def training_curves(history: dict, title: str = "") -> go.Figure:
+    """Training loss and cold_valid NDCG@10 per epoch (two y axes), the chosen epoch marked."""
+    from plotly.subplots import make_subplots
+
+    loss, valid = history.get("loss", []), history.get("valid_ndcg@10", [])
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=list(range(1, len(loss) + 1)), y=loss, name="training loss", mode="lines+markers"),
+                  secondary_y=False)
+    if valid:
+        fig.add_trace(go.Scatter(x=list(range(1, len(valid) + 1)), y=valid, name="cold_valid NDCG@10",
+                                 mode="lines+markers"), secondary_y=True)
+    if history.get("best_epoch"):
+        fig.add_vline(x=history["best_epoch"], line_dash="dot", annotation_text="kept (early stopping)")
+    fig.update_layout(title=title or "Training curve", xaxis_title="epoch")
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="NDCG@10 (cold_valid)", secondary_y=True)
+    return fig
+
+
+def curve(x: list, y: list, title: str, x_title: str, y_title: str, mark_x=None) -> go.Figure:
+    """A single line (e.g. cold_valid NDCG@10 against α), optionally marking one x."""
+    fig = px.line(x=x, y=y, markers=True, title=title, labels={"x": x_title, "y": y_title})
+    if mark_x is not None:
+        fig.add_vline(x=mark_x, line_dash="dot", annotation_text=f"chosen: {mark_x}")
+    return fig
