@@ -133,9 +133,14 @@ for u in examples:
     shown = pseudonymise([u], cfg["report"]["salt"])[0] if cfg["report"]["pseudonymise"] else u
     display(Markdown(f"**user {shown}**: recent source positives"))
     display(explore.user_profile(u, split.source, split.items, threshold, n=5))
-    display(explore.explain_recommendations(u, show_methods, split.items, emb.item_ids, emb.item_vectors,
-                                            split.source, split.target_test, threshold, n=5)
-            .pivot_table(index="rank", columns="method", values=["recommended", "hit"], aggfunc="first"))
+    recs = explore.explain_recommendations(u, show_methods, split.items, emb.item_ids, emb.item_vectors,
+                                           split.source, split.target_test, threshold, n=5)
+    recs["recommended"] = recs["recommended"] + " " + recs["hit"]
+    display(recs.pivot(index="rank", columns="method", values="recommended")[list(show_methods)])
+    best = [m for m in ("vae", "fusion", "adapter") if m in show_methods][:1]
+    if best:
+        display(Markdown(f"why {best[0]} recommended these (closest liked source movies, BERT cosine):"))
+        display(recs.loc[recs["method"] == best[0], ["rank", "recommended", "because you liked"]].set_index("rank"))
 '''),
 md("## 8. What the numbers say\n\nThis cell is written from `metrics.json`, not by hand."),
 code('''
@@ -143,7 +148,7 @@ display(Markdown(leaderboard.discussion(metrics, reference=cfg["evaluation"]["re
 '''),
 md("## 9. Results recorded"),
 code('''
-print(f"{ctx.run.file('metrics.json')}")
+print(f"metrics.json of run {ctx.run.path.name.removesuffix('.partial')}:")
 print(json.dumps({m: round(v["cold_test"]["ndcg@10"]["mean"], 4) for m, v in metrics["methods"].items()}, indent=1))
 '''),
 md('''
