@@ -76,6 +76,30 @@ def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = VALID_K) -
     return ndcg_at_k(scores, rel, k)
 
 
+def unseen_item_bias(biases: np.ndarray, rule: str | float = "mean") -> float:
+    """The bias given to an item the model never saw: ``"mean"`` of the fitted item biases
+    (default: a new item is treated as an average item), or a quantile in [0, 1] of them
+    (e.g. 0.25: a more cautious prior for an item nobody has rated yet)."""
+    b = np.asarray(biases, dtype=np.float64).ravel()
+    if b.size == 0:
+        return 0.0
+    if isinstance(rule, str):
+        check_choice("bias", rule, ("mean",))
+        return float(b.mean())
+    check_range("bias quantile", float(rule), 0, 1)
+    return float(np.quantile(b, float(rule)))
+
+
+def item_matrix(item_vectors: np.ndarray, dim: int) -> np.ndarray:
+    """``item_vectors`` as a float32 (n, dim) array, or DataValidationError naming the fix."""
+    v = np.atleast_2d(np.asarray(item_vectors, dtype=np.float32))
+    if v.ndim != 2 or v.shape[1] != dim:
+        raise DataValidationError(
+            f"item_vectors has shape {np.shape(item_vectors)}; expected (n_items, {dim}): one "
+            "BERT vector per item, from the same encoder as the training items.")
+    return v
+
+
 class TransferMethod:
     """Base class: subclasses implement ``fit``, ``score`` and the state hooks."""
 
@@ -105,6 +129,31 @@ class TransferMethod:
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    # --------------------------------------------------------------- unseen items
+    @property
+    def can_score_items(self) -> bool:
+        """Whether :meth:`score_items` can score items the model never saw (from their vectors).
+
+        False for ID-only methods (Pop, CD-ridge, EMCDR, the VAE with its ID decoder): their
+        parameters are indexed by the training catalogue, so a new item has no score at all.
+        """
+        return False
+
+    def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
+                    bias: str | float = "mean") -> np.ndarray:
+        """Scores (len(user_idx) × len(item_vectors)) of arbitrary items given only their BERT vectors.
+
+        For items outside the catalogue the model was fitted on (e.g. newly added items):
+        every ID-indexed term is unknown there, so text-aware methods use the vector path
+        only, with the free item embedding at 0 and the item bias set by ``bias`` (see
+        :func:`unseen_item_bias`; ignored by methods without item biases). ``data`` is the
+        data the model was fitted on. ID-only methods raise ConfigError.
+        """
+        raise ConfigError(
+            f"{type(self).__name__} is ID-only: it has no score for an item it never saw in "
+            "training. Use a text-aware method (zero_shot, fusion, adapter, vae with "
+            "text_decoder=True) to score new items.")
 
     @property
     def is_fitted(self) -> bool:

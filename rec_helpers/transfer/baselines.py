@@ -98,6 +98,21 @@ class ZeroShot(TransferMethod):
         e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
         return (u @ e.T).astype(np.float32)
 
+    @property
+    def can_score_items(self) -> bool:
+        return True
+
+    def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
+                    bias: str | float = "mean") -> np.ndarray:
+        """cos(u_s, v) for any item vectors v (text only: a new item scores like an old one;
+        there is no item bias, so ``bias`` is ignored)."""
+        self._check_fitted()
+        u = data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64)
+        e = np.atleast_2d(np.asarray(item_vectors, dtype=np.float64))
+        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        return (u @ e.T).astype(np.float32)
+
 
 class CDRidge(ArrayMethod):
     """B = (XsᵀXs + λI)⁻¹ XsᵀXt on warm users; score = x_s·B; λ tuned on cold_valid NDCG@10."""

@@ -18,10 +18,12 @@ import torch
 from torch import nn
 
 from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.transfer.base import check_choice, check_range
+from rec_helpers.transfer.base import check_choice, check_range, item_matrix, unseen_item_bias
 from rec_helpers.transfer.data import TransferData
 from rec_helpers.transfer.layers import Standardize, Tower, ridge_map
-from rec_helpers.transfer.training import LossFn, TorchMethod, multinomial_nll, sampled_bce
+from rec_helpers.transfer.training import (
+    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, sampled_bce,
+)
 
 LOSSES = ("softmax", "bce")
 FILLS = ("prior", "mapped")
@@ -224,3 +226,30 @@ class InterestMethod(TorchMethod):
         self._check_fitted(data)
         self.module_.eval()
         return self.module_.interest(*self._batch(data, user_idx)).cpu().numpy()
+
+    # --- items never seen in training (new items) ---------------------------------------
+    @property
+    def can_score_items(self) -> bool:
+        return True
+
+    @torch.no_grad()
+    def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
+                    bias: str | float = "mean") -> np.ndarray:
+        """⟨f(u'), g_text(v)⟩ + b_new for items known only by their BERT vectors v.
+
+        g_text(v) = item tower on the standardised vector, without the free item embedding
+        (an unseen item has none: it is 0, its initial value); b_new = ``bias`` rule over the
+        fitted item biases (``"mean"`` or a quantile, see
+        :func:`~rec_helpers.transfer.base.unseen_item_bias`). ``data`` is the data the model
+        was fitted on (user inputs come from it). Shape (len(user_idx), len(item_vectors)).
+        """
+        self._check_fitted(data)
+        model = self.module_.eval()
+        scorer = model.scorer
+        v = item_matrix(item_vectors, self.meta_["dim"])
+        g = scorer.item_tower(scorer.item_norm(self._tensor(v)))
+        b = unseen_item_bias(scorer.item_bias.detach().cpu().numpy(), bias)
+        idx = np.asarray(user_idx, dtype=np.int64)
+        out = [(scorer.user_tower(model.interest(*self._batch(data, idx[lo:lo + SCORE_BATCH])))
+                @ g.T + b).float().cpu().numpy() for lo in range(0, len(idx), SCORE_BATCH)]
+        return np.concatenate(out) if out else np.zeros((0, len(v)), np.float32)

@@ -21,10 +21,10 @@ from torch.nn import functional as F
 
 from rec_helpers.constants import DEFAULT_SEED
 from rec_helpers.errors import DataValidationError
-from rec_helpers.transfer.base import check_choice, check_range
+from rec_helpers.transfer.base import check_choice, check_range, item_matrix, unseen_item_bias
 from rec_helpers.transfer.data import TransferData
 from rec_helpers.transfer.layers import Standardize
-from rec_helpers.transfer.training import LossFn, TorchMethod, multinomial_nll
+from rec_helpers.transfer.training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll
 
 SOURCE_INPUTS = ("positives", "all", "both")
 
@@ -160,3 +160,32 @@ class VAE(TorchMethod):
         self.module_.eval()
         mu, _ = self.module_.encode(*self._inputs(data, np.asarray(user_idx, dtype=np.int64)))
         return mu.cpu().numpy()
+
+    # --- items never seen in training (new items) ---------------------------------------
+    @property
+    def can_score_items(self) -> bool:
+        """Only the text-aware decoder (W = P·E_t) can score an item outside its catalogue."""
+        return self.text_decoder
+
+    @torch.no_grad()
+    def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
+                    bias: str | float = "mean") -> np.ndarray:
+        """μ(x_s, u_s) · (P ê_v) + b_new for items known only by their BERT vectors v.
+
+        Text-aware decoder only (``text_decoder=True``); the free item embedding of an unseen
+        item is 0 and b_new follows ``bias`` ("mean" or a quantile of the fitted biases). The
+        ID decoder has one weight row per training item, so it raises ConfigError.
+        """
+        if not self.text_decoder:
+            return super().score_items(data, user_idx, item_vectors, bias)
+        self._check_fitted(data)
+        model = self.module_.eval()
+        v = item_matrix(item_vectors, self.meta_["dim"])
+        w = model.proj(model.item_norm(self._tensor(v)))
+        b = unseen_item_bias(model.bias.detach().cpu().numpy(), bias)
+        idx = np.asarray(user_idx, dtype=np.int64)
+        out = []
+        for lo in range(0, len(idx), SCORE_BATCH):
+            mu, _ = model.encode(*self._inputs(data, idx[lo:lo + SCORE_BATCH]))
+            out.append((mu @ w.T + b).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(v)), np.float32)

@@ -1,0 +1,227 @@
+"""The new-item scenario: held-out items leave every training input; only text-aware methods rank them."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rec_helpers import pipeline
+from rec_helpers import scenarios as sc
+from rec_helpers.errors import ConfigError, DataValidationError
+from rec_helpers.transfer import make_method, make_synthetic_data
+from rec_helpers.transfer.ranking import mask_seen, top_k
+
+ID_ONLY = ("pop", "cd_ridge", "emcdr")
+TEXT = ("zero_shot", "fusion", "adapter", "vae")
+FAST = {"fusion": dict(epochs=3, patience=2, progress=False, hidden=32, out_dim=16),
+        "adapter": dict(epochs=3, patience=2, progress=False, hidden=32, out_dim=16, bottleneck=8),
+        "vae": dict(epochs=3, patience=2, progress=False, hidden=32, latent_dim=8, text_decoder=True)}
+
+
+def build(name: str, **extra):
+    return make_method(name, **{**FAST.get(name, {}), **extra})
+
+
+@pytest.fixture(scope="module")
+def synth():
+    data, test = make_synthetic_data(return_test=True)
+    new = sc.new_items(data, 0.2, seed=1)
+    return data, test, new, sc.without_items(data, new)
+
+
+@pytest.fixture(scope="module")
+def fitted(synth):
+    _, _, _, before = synth
+    return {n: build(n).fit(before) for n in ID_ONLY + TEXT}
+
+
+# --- picking the new items -------------------------------------------------------------------
+def test_new_items_are_a_seeded_fraction_of_the_liked_target_items(synth):
+    data, _, new, _ = synth
+    pool = sc.eligible_items(data)
+    assert set(new) <= set(pool) <= set(data.target_item_ids)
+    assert len(new) == round(0.2 * len(pool))
+    assert list(new) == [i for i in data.target_item_ids if i in set(new)]  # catalogue order
+    np.testing.assert_array_equal(new, sc.new_items(data, 0.2, seed=1))
+    assert not np.array_equal(new, sc.new_items(data, 0.2, seed=2))
+
+
+@pytest.mark.parametrize("frac", [0, 0.0, -0.1, 1, 1.0, 1.5, True, None, "a tenth", float("nan")])
+def test_bad_frac_is_a_config_error(synth, frac):
+    with pytest.raises(ConfigError, match="frac"):
+        sc.new_items(synth[0], frac)
+
+
+# --- the data before the items existed -------------------------------------------------------
+def test_new_items_never_appear_in_any_training_input(synth):
+    data, _, new, before = synth
+    gone = set(new)
+    assert not gone & set(before.target_item_ids) and not gone & set(before.target_item_index)
+    assert before.n_target == data.n_target - len(new)
+    for m in (before.X_target_train, before.target_seen, before.X_target_valid):
+        assert m.shape == (data.n_users, before.n_target)
+    keep = [data.target_item_index[i] for i in before.target_item_ids]
+    np.testing.assert_array_equal(before.E_target, data.E_target[keep])
+    np.testing.assert_array_equal(before.X_target_train.toarray(), data.X_target_train[:, keep].toarray())
+    new_cols = [data.target_item_index[i] for i in new]
+    assert data.X_target_train[:, new_cols].nnz > 0  # there was something to remove
+    assert before.X_target_train.nnz == data.X_target_train.nnz - data.X_target_train[:, new_cols].nnz
+    # source side unchanged
+    assert (before.X_source != data.X_source).nnz == 0
+    np.testing.assert_array_equal(before.U_s, data.U_s)
+
+
+def test_target_interest_is_rebuilt_without_the_new_items(synth):
+    data, _, new, before = synth
+    new_cols = [data.target_item_index[i] for i in new]
+    touched = np.asarray(data.X_target_train[:, new_cols].sum(axis=1)).ravel() > 0
+    np.testing.assert_array_equal(before.U_t[~touched], data.U_t[~touched])
+    for r in np.flatnonzero(touched)[:5]:
+        x = before.X_target_train[r].toarray().ravel()
+        if x.sum() == 0:
+            assert not before.U_t[r].any()
+            continue
+        mean = x @ before.E_target / x.sum()
+        np.testing.assert_allclose(before.U_t[r], mean / np.linalg.norm(mean), atol=1e-5)
+    assert not before.U_t[data.roles != "warm"].any()
+
+
+def test_without_items_rejects_unknown_or_all_items(synth):
+    data = synth[0]
+    with pytest.raises(DataValidationError, match="not in the target catalogue"):
+        sc.without_items(data, ["no such item"])
+    with pytest.raises(DataValidationError, match="fewer than all"):
+        sc.without_items(data, list(data.target_item_ids))
+
+
+# --- who can score / rank new items ----------------------------------------------------------
+@pytest.mark.parametrize("name", ID_ONLY)
+def test_id_only_methods_never_rank_a_new_item(synth, fitted, name):
+    data, _, new, before = synth
+    idx = data.cold_test_idx
+    model = fitted[name]
+    assert not model.can_score_items
+    with pytest.raises(ConfigError, match="ID-only"):
+        model.score_items(before, idx, data.E_target[:2])
+    scores = mask_seen(sc.full_catalogue_scores(model, before, data, idx), data.target_seen[idx])
+    new_cols = [data.target_item_index[i] for i in new]
+    assert np.isneginf(scores[:, new_cols]).all()
+    ranked = top_k(scores, data.n_target)  # the whole catalogue, in order
+    finite = np.take_along_axis(np.isfinite(scores), ranked, axis=1)
+    assert not np.isin(ranked[finite], new_cols).any()
+
+
+@pytest.mark.parametrize("name", TEXT)
+def test_text_aware_methods_rank_new_items(synth, fitted, name):
+    data, _, new, before = synth
+    idx = data.cold_test_idx
+    model = fitted[name]
+    assert model.can_score_items
+    scores = sc.full_catalogue_scores(model, before, data, idx)
+    assert np.isfinite(scores).all()
+    new_cols = [data.target_item_index[i] for i in new]
+    old_cols = [data.target_item_index[i] for i in before.target_item_ids]
+    np.testing.assert_allclose(scores[:, old_cols], model.score(before, idx), rtol=1e-6)
+    ranked = top_k(mask_seen(scores, data.target_seen[idx]), data.n_target)
+    assert np.isin(ranked, new_cols).any(axis=1).all()  # every user's full ranking holds the new items
+
+
+def test_vae_with_the_id_decoder_cannot_score_new_items(synth):
+    data, _, _, before = synth
+    vae = build("vae", text_decoder=False).fit(before)
+    assert not vae.can_score_items
+    with pytest.raises(ConfigError, match="ID-only"):
+        vae.score_items(before, data.cold_test_idx, data.E_target[:3])
+
+
+@pytest.mark.parametrize("name", ["fusion", "vae"])
+def test_text_path_equals_the_model_minus_its_id_terms(name):
+    """Without free item embeddings, score_items on old items = score − b_i + bias rule."""
+    data = make_synthetic_data(seed=3)
+    model = build(name, item_embedding=False).fit(data)
+    idx = data.cold_test_idx
+    bias = (model.module_.scorer.item_bias if name == "fusion" else model.module_.bias).detach().numpy()
+    for rule, b_new in (("mean", bias.mean()), (0.25, np.quantile(bias, 0.25))):
+        text = model.score_items(data, idx, data.E_target, bias=rule)
+        np.testing.assert_allclose(text - b_new + bias, model.score(data, idx), atol=1e-5)
+    with pytest.raises(DataValidationError, match="expected"):
+        model.score_items(data, idx, np.zeros((2, data.dim + 1)))
+
+
+def test_zero_shot_scores_items_by_cosine(synth):
+    data = synth[0]
+    model = make_method("zero_shot").fit(data)
+    idx = data.cold_test_idx
+    np.testing.assert_allclose(model.score_items(data, idx, data.E_target), model.score(data, idx), atol=1e-6)
+
+
+# --- the scenario -----------------------------------------------------------------------------
+def run_small(synth, names=("pop", "cd_ridge", "zero_shot", "vae"), **kw):
+    data, test, new, _ = synth
+    return sc.run_new_item_scenario(data, test, new, {n: build(n) for n in names}, k=10,
+                                    n_resamples=200, seed=0, **kw)
+
+
+def test_scenario_outputs_shape_and_id_only_zeros(synth):
+    frame, fig, info = run_small(synth)
+    assert list(frame.columns) == sc.RESULT_COLUMNS
+    assert len(frame) == 4 * 4
+    assert set(frame["metric"]) == {"new_recall@10", "new_share@10", "ndcg@10", "shelf_recall@10"}
+    assert frame["n_users"].nunique() == 1 and frame["n_users"].iloc[0] == info["users_evaluated"] > 0
+    assert (frame["ci_low"] <= frame["mean"] + 1e-12).all() and (frame["mean"] <= frame["ci_high"] + 1e-12).all()
+    new_rows = frame[frame["metric"] != "ndcg@10"].set_index(["method", "metric"])
+    for m in ("pop", "cd_ridge"):
+        assert (new_rows.loc[m, ["mean", "ci_low", "ci_high"]] == 0).all().all()
+    assert new_rows.loc[("zero_shot", "new_share@10"), "mean"] > 0
+    for m in ("zero_shot", "vae"):  # the shelf of new items is ranked by text-aware methods
+        assert new_rows.loc[(m, "shelf_recall@10"), "mean"] > 0
+    assert info["can_score_new_items"] == {"pop": False, "cd_ridge": False, "zero_shot": True, "vae": True}
+    assert info["n_new_items"] == len(synth[2]) and set(info["seconds"]) == {"pop", "cd_ridge", "zero_shot", "vae"}
+    assert len(fig.data) == 4  # one panel per metric
+    json.dumps(info)
+
+
+def test_scenario_is_deterministic(synth):
+    a, _, _ = run_small(synth, names=("zero_shot", "vae"))
+    b, _, _ = run_small(synth, names=("zero_shot", "vae"))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_scenario_rejects_bad_inputs(synth):
+    data, test, new, _ = synth
+    with pytest.raises(ConfigError, match="empty"):
+        sc.run_new_item_scenario(data, test, new, {})
+    with pytest.raises(ConfigError, match="bias"):
+        sc.run_new_item_scenario(data, test, new, {"pop": build("pop")}, bias="max")
+    with pytest.raises(ConfigError, match="bias"):
+        sc.run_new_item_scenario(data, test, new, {"pop": build("pop")}, bias=1.5)
+    with pytest.raises(DataValidationError, match="no cold_test user"):
+        sc.run_new_item_scenario(data, test.iloc[:0], new, {"pop": build("pop")})
+
+
+# --- on a pipeline run -------------------------------------------------------------------------
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_new_item_scenario_on_a_run_writes_json(make_run, tmp_path, offline):
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
+                   evaluation={"n_resamples": 100}, transfer={"vae": {"epochs": 2, "hidden": 16, "latent_dim": 4}})
+    names = ("pop", "zero_shot", "vae")
+    frame, fig, info = sc.new_item_scenario(ctx, frac=0.25, methods=names, k=5, show_progress=False)
+    assert list(frame.columns) == sc.RESULT_COLUMNS and len(frame) == 3 * 4
+    saved = json.loads(ctx.run.file(sc.JSON_PATH).read_text())
+    pd.testing.assert_frame_equal(pd.DataFrame(saved["results"]), frame, check_dtype=False)
+    split = pipeline.ensure_split(ctx)
+    assert set(saved["info"]["new_items"]) <= set(split.items.loc[split.items["domain"] == "target", "item"])
+    assert saved["info"]["vae_text_decoder"] is True and saved["info"]["fitted"]["vae"]["text_decoder"] is True
+    assert saved["info"]["can_score_new_items"] == {"pop": False, "zero_shot": True, "vae": True}
+    # the run's own steps are untouched: the scenario writes only scenarios/
+    assert "method:vae" not in ctx.run.manifest.get("steps", {})
+    with pytest.raises(ConfigError, match="frac"):
+        sc.new_item_scenario(ctx, frac=1.0, show_progress=False)
+    with pytest.raises(ConfigError, match="unknown method"):
+        sc.new_item_scenario(ctx, methods=("pop", "nope"), show_progress=False)
