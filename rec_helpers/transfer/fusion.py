@@ -139,3 +139,27 @@ class Fusion(InterestMethod):
         _, _, counts, present = self._batch(data, user_idx)
         feats = self.module_.features(counts, present)
         return self.module_.transfer.alphas(feats).squeeze(1).cpu().numpy()
+
+    @torch.no_grad()
+    def score_at(self, data: TransferData, user_idx: np.ndarray, alpha: float) -> np.ndarray:
+        """Scores over the target catalogue (len(user_idx) × n_target) with α overridden for this call.
+
+        Same path as :meth:`score` with every user's α set to ``alpha`` (also in "learned"
+        mode, whose gate is bypassed); the fitted α and mode are restored afterwards, so
+        the call has no side effect and the same inputs give the same scores.
+        """
+        try:
+            value = float(alpha)
+        except (TypeError, ValueError):
+            raise ConfigError(f"alpha={alpha!r} is not a number; pick a value in [0, 1].") from None
+        check_range("alpha", value, 0, 1)
+        self._check_fitted(data)
+        transfer = self.module_.transfer
+        keep_alpha, keep_mode = transfer.alpha.clone(), transfer.mode
+        try:
+            transfer.mode = "fixed"
+            transfer.alpha.fill_(value)
+            return self.score(data, user_idx)
+        finally:
+            transfer.mode = keep_mode
+            transfer.alpha.copy_(keep_alpha)

@@ -1,0 +1,41 @@
+"""Choose the VAE's size on cold_valid NDCG@10 (the only population used for tuning).
+
+Prints one line per configuration; cold_test is never read. The winner is written into
+``configs/default.yaml`` (``transfer.vae``) by hand.
+
+    python benchmarks/vae_grid.py [--profile smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from rec_helpers import pipeline
+from rec_helpers.transfer.base import valid_ndcg
+from rec_helpers.transfer.registry import make_method
+
+GRID = [{}, {"latent_dim": 128}, {"hidden": 600, "latent_dim": 200}, {"latent_dim": 256}, {"dropout": 0.3},
+        {"beta_cap": 0.05}, {"text_decoder": True}, {"use_interest": False},
+        {"latent_dim": 128, "beta_cap": 0.05}, {"latent_dim": 128, "hidden": 600}]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/default.yaml")
+    ap.add_argument("--profile", default="")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = pipeline.start(tmp, args.config, args.profile)
+        data = pipeline.transfer_data(ctx)
+        base = {k: v for k, v in pipeline.method_params(ctx.config, "vae").items() if k in ("seed", "device")}
+        for g in GRID:
+            t = time.perf_counter()
+            m = make_method("vae", progress=False, **base, **g).fit(data)
+            print(f"{json.dumps(g):45s} cold_valid NDCG@10 {valid_ndcg(m, data):.4f}  ({time.perf_counter() - t:.0f} s)",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
