@@ -28,7 +28,8 @@ def run_summary(run_dir: str | os.PathLike) -> dict:
     run = RunFolder(resolve(run_dir))
     m, man = read_metrics(run_dir), run.manifest
     cfg = man.get("config", {})
-    return {"run": run.path.name, "path": str(run.path), "dataset": m["dataset"], "split": m["split"],
+    name = run.path.name.removesuffix(".partial")  # the suite runner renames it when the run succeeds
+    return {"run": name, "path": str(run.path), "dataset": m["dataset"], "split": m["split"],
             "beta": cfg.get("split", {}).get("cold_test_frac"), "seed": m["seed"],
             "cold_test users": m["n_users"].get("cold_test"), "methods": len(m["methods"]),
             "suite seconds": man.get("timings", {}).get("suite_total")}

@@ -57,7 +57,8 @@ def _failure_message(nb: Path, err: Exception, out_nb: Path) -> str:
             f"The executed notebook, with the traceback, is at {out_nb}")
 
 
-def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg: Mapping) -> Path:
+def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg: Mapping,
+                name: str | None = None) -> Path:
     """HTML of each executed notebook plus ``report/index.html`` linking them."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -79,9 +80,9 @@ def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg:
     index = f"""<!doctype html><html><head><meta charset="utf-8"><title>rec-suite report: {html.escape(str(cfg.get('name')))}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head>
-<body><h1>Cross-domain interest transfer: run <code>{html.escape(run.path.name)}</code></h1>
+<body><h1>Cross-domain interest transfer: run <code>{html.escape(name or run.path.name)}</code></h1>
 <p>Dataset <b>{html.escape(str(cfg['data']['dataset']))}</b>, {html.escape(str(cfg['split']['kind']))} split,
-seed {cfg['seed']}, profile {html.escape(str(cfg.get('profile')))}.
+seed {cfg['seed']}, profile {html.escape(str(cfg.get('profile') or 'none'))}.
 {split.get('n_source_items', '?')} source items, {split.get('n_target_items', '?')} target items,
 {split.get('n_overlapping_users', '?')} overlapping users ({html.escape(str(split.get('roles', {})))}).</p>
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>time</th><th>executed</th></tr>{''.join(rows)}</table>
@@ -171,7 +172,7 @@ def run_suite(
     run.record_timing("suite_total", time.perf_counter() - t_all)
     for out_nb in executed:
         _point_at(out_nb, run.path, final)
-    export_html(executed, run.file("report"), run, cfg)
+    export_html(executed, run.file("report"), run, cfg, name=final.name)
     os.replace(partial, final)
     run = RunFolder(final)
     return SuiteResult(final, run.file("report/index.html"), run.manifest.get("timings", {}))
