@@ -63,3 +63,28 @@ def pseudonymise_frame(df: pd.DataFrame, salt: str, col: str = COL_USER) -> pd.D
     out = df.copy()
     out[col] = pseudonymise(df[col], salt)
     return out
+
+
+_SESSION_SALT: str | None = None
+
+
+def report_salt(cfg) -> str | None:
+    """The salt for ids shown in reports, or ``None`` when ``report.pseudonymise`` is off.
+
+    ``report.salt`` if the config sets one (keep such a config private), else
+    ``$REC_SUITE_SALT``, else a random salt made once per process and never written
+    anywhere: pseudonyms are then stable within one run and unlinkable across runs.
+    """
+    import os
+    import secrets
+
+    global _SESSION_SALT
+    rep = cfg.get("report", {})
+    if not rep.get("pseudonymise", True):
+        return None
+    salt = rep.get("salt") or os.environ.get("REC_SUITE_SALT")
+    if salt:
+        return _check_salt(salt)
+    if _SESSION_SALT is None:
+        _SESSION_SALT = secrets.token_hex(16)
+    return _SESSION_SALT

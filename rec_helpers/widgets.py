@@ -29,6 +29,7 @@ from IPython.display import HTML, Markdown, display
 from .constants import COL_ITEM, COL_RANK, COL_RATING, COL_TIMESTAMP, COL_TITLE, COL_USER
 from .errors import ConfigError, DataValidationError
 from .feedback import DEFAULT_ETA
+from .privacy import report_salt
 
 ENV_HEADLESS = "REC_SUITE_HEADLESS"
 HIT = "✔"
@@ -126,11 +127,10 @@ class ClassroomInputs:
             if m not in cache:
                 cache[m] = pipeline.ensure_method(ctx, m, progress=progress)
         split = pipeline.ensure_split(ctx)
-        rep = cfg.get("report", {})
         return cls(data=pipeline.transfer_data(ctx), items=split.items, source=split.source, truth=split.target_test,
                    methods={m: cache[m] for m in methods}, rankings=pipeline.read_rankings(ctx.run, list(methods)),
                    threshold=float(cfg["data"]["positive_threshold"]),
-                   salt=rep.get("salt") if rep.get("pseudonymise") else None, seed=int(cfg["seed"]))
+                   salt=report_salt(cfg), seed=int(cfg["seed"]))
 
     # helpers ---------------------------------------------------------------------
     @property

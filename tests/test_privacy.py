@@ -83,3 +83,16 @@ def test_frame_other_column_and_missing_column():
     assert out["user_id"].tolist() == pseudonymise([1, 2], SALT).tolist()
     with pytest.raises(DataValidationError, match="column 'user' not found"):
         pseudonymise_frame(df, SALT)
+
+
+def test_report_salt_prefers_config_then_env_then_a_random_unsaved_salt(monkeypatch):
+    from rec_helpers.privacy import report_salt
+
+    monkeypatch.delenv("REC_SUITE_SALT", raising=False)
+    assert report_salt({"report": {"pseudonymise": False, "salt": "x"}}) is None
+    assert report_salt({"report": {"pseudonymise": True, "salt": "secret"}}) == "secret"
+    monkeypatch.setenv("REC_SUITE_SALT", "from-env")
+    assert report_salt({"report": {"pseudonymise": True, "salt": None}}) == "from-env"
+    monkeypatch.delenv("REC_SUITE_SALT")
+    random_salt = report_salt({"report": {"pseudonymise": True, "salt": None}})
+    assert len(random_salt) == 32 and random_salt == report_salt({"report": {"pseudonymise": True}})

@@ -25,7 +25,7 @@ import plotly.express as px
 from IPython.display import Markdown, display
 
 from rec_helpers import explore, metrics, pipeline, plots
-from rec_helpers.privacy import pseudonymise
+from rec_helpers.privacy import pseudonymise, report_salt
 
 plots.setup_notebook()
 t_start = time.perf_counter()
@@ -73,7 +73,8 @@ cold_users = np.sort(split.users.loc[split.users["role"] == "cold_test", "user"]
 n_hidden = split.target_test.groupby("user").size()
 user = next((u for u in np.random.default_rng(ctx.seed).permutation(cold_users) if n_hidden.get(u, 0) >= 10),
             cold_users[0])
-shown = pseudonymise([user], cfg["report"]["salt"])[0] if cfg["report"]["pseudonymise"] else user
+salt = report_salt(cfg)
+shown = pseudonymise([user], salt)[0] if salt else user
 display(Markdown(f"**user {shown}**: most recent source positives ({n_hidden.get(user, 0)} target positives hidden)"))
 explore.user_profile(user, split.source, split.items, threshold, n=8)
 '''),

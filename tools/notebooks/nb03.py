@@ -75,9 +75,10 @@ md(r'''
 ## 7. Going further: adapters inside BERT
 
 The adapter here works on fixed BERT vectors. The heavier path puts parameter-efficient adapters *inside* BERT
-(the `adapters` library's `seq_bn`, or `peft` LoRA) and fine-tunes them on target item text. On a 2-core CPU
-that costs minutes per epoch for ~2,000 target texts with no measured gain in this suite, so it is not part of
-the default run; the vector adapter above is the method every number in the report refers to.
+(the `adapters` library's `seq_bn`, or `peft` LoRA) and fine-tunes them on target item text, so the item vectors
+themselves move. This suite does not implement that path yet: every number in the report refers to the vector
+adapter above. A student project could add it by fine-tuning LoRA weights with the recommender's loss and
+re-encoding the target items (`pipeline.make_encoder` accepts any local model folder).
 '''),
 md('''
 ## 8. What you should now understand

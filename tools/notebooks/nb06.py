@@ -23,7 +23,7 @@ from IPython.display import Markdown, display
 
 from rec_helpers import explore, leaderboard, pipeline, plots, scenarios
 from rec_helpers.evaluation import evaluate_methods, history_size_buckets, popularity_buckets, restrict_to_buckets
-from rec_helpers.privacy import pseudonymise
+from rec_helpers.privacy import pseudonymise, report_salt
 
 plots.setup_notebook()
 '''),
@@ -130,7 +130,7 @@ cold_users = np.sort(split.users.loc[split.users["role"] == "cold_test", "user"]
 examples = rng.choice(cold_users, size=min(3, len(cold_users)), replace=False)
 show_methods = {m: rankings[m] for m in ("pop", "cd_ridge", "fusion", "adapter", "vae") if m in rankings}
 for u in examples:
-    shown = pseudonymise([u], cfg["report"]["salt"])[0] if cfg["report"]["pseudonymise"] else u
+    shown = pseudonymise([u], salt)[0] if (salt := report_salt(cfg)) else u
     display(Markdown(f"**user {shown}**: recent source positives"))
     display(explore.user_profile(u, split.source, split.items, threshold, n=5))
     recs = explore.explain_recommendations(u, show_methods, split.items, emb.item_ids, emb.item_vectors,
