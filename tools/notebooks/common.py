@@ -18,3 +18,9 @@ cfg = ctx.config
 print(f"run folder: {ctx.run.path}")
 print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: {cfg['seed']}, profile: {cfg['profile']}")
 ''')
+
+
+def opening(imports: str, parameters_note: str = "") -> list:
+    """Sections 1 and 2 of every notebook: the imports, the parameters cell and the start cell."""
+    note = f"\n\n{parameters_note}" if parameters_note else ""
+    return [md("## 1. Imports"), code(imports), md("## 2. Parameters" + note), PARAMETERS, START]

@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md(r'''
@@ -15,8 +15,7 @@ md(r'''
 Every step is one call to the same helpers the full notebooks use (`rec_helpers.pipeline`), and every result is
 saved in the run folder, so notebooks 01–08 reuse it instead of computing it again.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import time
 
 import numpy as np
@@ -29,10 +28,7 @@ from rec_helpers.privacy import pseudonymise, report_salt
 
 plots.setup_notebook()
 t_start = time.perf_counter()
-'''),
-md("## 2. Parameters\n\nWith `profile = \"smoke\"` (or `$REC_SUITE_PROFILE=smoke`) the data is ML-100K and everything runs in seconds."),
-PARAMETERS,
-START,
+''', "With `profile = \"smoke\"` (or `$REC_SUITE_PROFILE=smoke`) the data is ML-100K and everything runs in seconds."),
 md(r'''
 ## 3. Load and split the data
 

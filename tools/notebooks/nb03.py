@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md(r'''
@@ -18,8 +18,7 @@ how far to trust the moved vector over what we already know in the target ($u_t$
 average warm user's $u_t$). The result is scored against every target item by the two-tower scorer
 $s(u, i) = \langle f(u), g(e_i) \rangle$.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -28,9 +27,6 @@ from rec_helpers import pipeline, plots
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 md('''
 ## 3. The training data
 

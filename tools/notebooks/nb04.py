@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md(r'''
@@ -19,8 +19,7 @@ cold-start user the target side is unknown, so α decides how much to trust the 
 default: "what target users like on average". The blend is then scored against every target item by the
 two-tower scorer $s(u, i) = \langle f(u''), g(e_i) \rangle$.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import time
 
 import numpy as np
@@ -34,9 +33,6 @@ from rec_helpers.transfer.registry import make_method
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 md(r'''
 ## 3. A cold user has no $u_t$: what goes in its place?
 

@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md(r'''
@@ -16,8 +16,7 @@ md(r'''
 source movies they liked, plus their BERT interest vector $u_s$) into a small latent code $z$, and learns to
 generate their target positives from it. A cold-start user is encoded from source behaviour alone.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -26,9 +25,6 @@ from rec_helpers import explore, pipeline, plots
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 code('''
 data = pipeline.transfer_data(ctx)
 split = pipeline.ensure_split(ctx)

@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md('''
@@ -13,8 +13,7 @@ md('''
 
 The headline population is **cold_test**: users whose target history was hidden from every fitting step.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import json
 
 import numpy as np
@@ -27,9 +26,6 @@ from rec_helpers.privacy import pseudonymise, report_salt
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 md('''
 ## 3. Rankings of every method
 

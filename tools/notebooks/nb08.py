@@ -1,4 +1,4 @@
-from common import PARAMETERS, START, code, md, write
+from common import code, md, opening, write
 
 cells = [
 md(r'''
@@ -14,8 +14,7 @@ md(r'''
 In JupyterLab every section is a widget. Run headless (papermill, nbval, the HTML report), each widget shows a
 static version for a default choice instead: tables and plotly figures.
 '''),
-md("## 1. Imports"),
-code('''
+*opening('''
 import hashlib
 import time
 
@@ -28,9 +27,6 @@ from rec_helpers.privacy import pseudonymise, pseudonymise_frame
 
 plots.setup_notebook()
 '''),
-md("## 2. Parameters"),
-PARAMETERS,
-START,
 md('''
 ## 3. The run's methods
 
