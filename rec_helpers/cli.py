@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -29,6 +30,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .privacy import report_salt
+    from .report import export_rankings
+
+    salt = None if args.raw_ids else report_salt({"report": {"pseudonymise": True, "salt": args.salt}})
+    for path in export_rankings(args.run, salt, args.out, args.segment):
+        print(path)
+    print("user ids: " + ("raw (private use only)" if salt is None else
+                          "salted pseudonyms" + ("" if args.salt or os.environ.get("REC_SUITE_SALT")
+                                                 else " (random salt, not saved: unlinkable to other exports)")))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rec-suite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -43,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", default=None, help="run only these notebooks (prefixes such as 01 02)")
     r.add_argument("--verbose", action="store_true", help="stream notebook output")
     r.set_defaults(func=_cmd_run)
+    e = sub.add_parser("export", help="copy a run's rankings for sharing, user ids pseudonymised (salted hash)")
+    e.add_argument("run", help="run folder, e.g. runs/default-20261122-060144")
+    e.add_argument("--out", default=None, help="folder; default <run>/export")
+    e.add_argument("--segment", choices=["cold_test", "warm"], default="cold_test")
+    e.add_argument("--salt", default=None, help="default: $REC_SUITE_SALT, else a random salt that is not saved")
+    e.add_argument("--raw-ids", action="store_true", help="keep the dataset's user ids (never for sharing)")
+    e.set_defaults(func=_cmd_export)
     return p
 
 

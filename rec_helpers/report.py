@@ -68,3 +68,25 @@ def comparison_chart(tidy: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
                  title=f"{metric} on cold_test users across runs (95% CI)")
     fig.update_layout(yaxis_title=metric)
     return fig
+
+
+def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.PathLike | None = None,
+                    segment: str = "cold_test") -> list[Path]:
+    """Copy a run's rankings for sharing: user ids replaced by salted pseudonyms (``salt=None``
+    keeps raw ids, for private use). Written atomically to ``<run>/export/`` (or ``out``); the
+    run's own rankings are never modified."""
+    from .privacy import pseudonymise_frame
+    from .runfolder import write_parquet
+
+    run = RunFolder(resolve(run_dir))
+    sub = "rankings" if segment == "cold_test" else "rankings/warm"
+    files = sorted(run.file(sub).glob("*.parquet")) if run.file(sub).is_dir() else []
+    if not files:
+        raise RunFolderError(f"{run.file(sub)} holds no rankings; run the transfer notebooks (or rec-suite run) first.")
+    dest = Path(out) if out else run.file("export")
+    written = []
+    for f in files:
+        df = pd.read_parquet(f)
+        df = pseudonymise_frame(df, salt) if salt else df
+        written.append(write_parquet(dest / f"{segment}_{f.name}", df))
+    return written

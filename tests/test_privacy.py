@@ -96,3 +96,23 @@ def test_report_salt_prefers_config_then_env_then_a_random_unsaved_salt(monkeypa
     monkeypatch.delenv("REC_SUITE_SALT")
     random_salt = report_salt({"report": {"pseudonymise": True, "salt": None}})
     assert len(random_salt) == 32 and random_salt == report_salt({"report": {"pseudonymise": True}})
+
+
+def test_export_rankings_pseudonymises_and_leaves_the_run_untouched(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from rec_helpers.cli import main
+    from rec_helpers.runfolder import RunFolder
+
+    run = RunFolder.create(tmp_path / "run")
+    ranking = pd.DataFrame({"user": ["1m_7", "1m_7", "1m_9"], "item": ["a", "b", "a"], "rank": [1, 2, 1],
+                            "score": [0.9, 0.5, 0.7]})
+    run.write_parquet("rankings/vae.parquet", ranking)
+    before = run.file("rankings/vae.parquet").read_bytes()
+    monkeypatch.setenv("REC_SUITE_SALT", "class-secret")
+    assert main(["export", str(run.path)]) == 0
+    out = pd.read_parquet(run.file("export/cold_test_vae.parquet"))
+    assert not set(out["user"]) & {"1m_7", "1m_9"}
+    assert out["user"].nunique() == 2 and out[["item", "rank", "score"]].equals(ranking[["item", "rank", "score"]])
+    assert run.file("rankings/vae.parquet").read_bytes() == before
+    assert main(["export", str(tmp_path / "missing")]) == 2  # a clear error, exit code 2
