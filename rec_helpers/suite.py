@@ -57,14 +57,40 @@ def _failure_message(nb: Path, err: Exception, out_nb: Path) -> str:
             f"The executed notebook, with the traceback, is at {out_nb}")
 
 
+MATHJAX_PARTS = ("MathJax.js", "config", "jax", "fonts", "extensions")
+
+
+def bundle_mathjax(report_dir: Path) -> str | None:
+    """Copy MathJax 2 (from the ``jupyter-server-mathjax`` wheel) next to the report so formulas
+    render offline; return the URL the HTML should load, or None to keep nbconvert's CDN default."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    dest = report_dir / "mathjax"
+    if not (dest / "MathJax.js").is_file():
+        tmp = report_dir / ".mathjax.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for part in MATHJAX_PARTS:
+            src = static / part
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, tmp / part)
+        os.replace(tmp, dest)
+    return "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
 def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg: Mapping,
                 name: str | None = None) -> Path:
     """HTML of each executed notebook plus ``report/index.html`` linking them."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
     report_dir.mkdir(parents=True, exist_ok=True)
+    exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
+    mathjax = bundle_mathjax(report_dir)
+    if mathjax:
+        exporter.mathjax_url = mathjax
     rows = []
     timings = run.manifest.get("timings", {})
     for nb_path in executed:
