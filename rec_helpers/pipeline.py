@@ -63,7 +63,7 @@ def start(run_dir: str | os.PathLike | None = None, config: str | Mapping | None
     """
     cfg = load_config(config, profile, overrides)
     if run_dir is None:
-        run_dir = Path("runs") / f"notebooks-{cfg['profile'] or 'default'}-{config_hash(cfg, SPLIT_SECTIONS)}"
+        run_dir = Path("runs") / f"notebooks-{cfg['profile'] or 'default'}-{config_hash(cfg)}"
     run = RunFolder.create(resolve(run_dir))
     m = run.manifest
     if "config" not in m:

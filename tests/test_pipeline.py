@@ -128,3 +128,21 @@ def test_evaluate_before_rankings_says_what_to_run(run):
     from rec_helpers.errors import RunFolderError
     with pytest.raises(RunFolderError, match="transfer notebooks"):
         pipeline.evaluate_run(run)
+
+
+
+def test_default_run_folder_changes_with_any_parameter(synthetic_overrides, tmp_path, monkeypatch):
+    """run_dir=None names the folder after every parameter, so changing e.g. the VAE size in class
+    starts a new folder instead of colliding with models fitted under other parameters."""
+    import shutil
+
+    from rec_helpers.paths import project_root
+
+    (tmp_path / "configs").mkdir()
+    shutil.copy(project_root() / "configs" / "default.yaml", tmp_path / "configs" / "default.yaml")
+    monkeypatch.setenv("REC_SUITE_ROOT", str(tmp_path))
+    a = pipeline.start(None, None, "", synthetic_overrides).run.path
+    b = pipeline.start(None, None, "", {**synthetic_overrides, "transfer": {"vae": {"latent_dim": 32}}}).run.path
+    c = pipeline.start(None, None, "", synthetic_overrides).run.path
+    assert a != b and a == c
+    assert a.parent == tmp_path / "runs"

@@ -23,7 +23,7 @@ from IPython.display import Markdown, display
 
 from rec_helpers import pipeline, plots, widgets
 from rec_helpers.errors import ConfigError
-from rec_helpers.privacy import pseudonymise, pseudonymise_frame
+from rec_helpers.privacy import pseudonymise, pseudonymise_frame, report_salt
 
 plots.setup_notebook()
 '''),
@@ -120,7 +120,7 @@ t0 = time.perf_counter()
 lookup = {hashlib.sha256(u.encode()).hexdigest()[:16]: u for u in all_ids}  # the attacker hashes every id
 print(f"unsalted hash {leaked} -> user {lookup[leaked]!r}, recovered in {1000 * (time.perf_counter() - t0):.1f} ms "
       f"by hashing all {len(all_ids)} ids")
-salted = pseudonymise([secret_user], cfg["report"]["salt"])[0]
+salted = pseudonymise([secret_user], report_salt(cfg) or "demo-salt")[0]
 print(f"salted pseudonym {salted} -> in the attacker's table: {salted in lookup}")
 try:
     pseudonymise([secret_user], "")
@@ -131,7 +131,7 @@ md("A rankings frame as it is exported: the same rows, the user column replaced 
 code('''
 name = "fusion" if "fusion" in ci.rankings else next(iter(ci.rankings))
 raw = ci.rankings[name].head(6)
-shared = pseudonymise_frame(raw, cfg["report"]["salt"])
+shared = pseudonymise_frame(raw, report_salt(cfg) or "demo-salt")
 display(pd.concat({"in the run folder": raw[["user", "item", "rank"]], "exported": shared[["user", "item", "rank"]]},
                   axis=1))
 other = pseudonymise_frame(raw, "another-salt")["user"].iloc[0]
