@@ -10,7 +10,7 @@ from .errors import RecHelpersError
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from .datasets import WHEEL_DATASETS, load_movielens
+    from .datasets import load_movielens
 
     for name in args.dataset:
         t0 = time.perf_counter()

@@ -18,7 +18,6 @@ COL_DOMAIN = "domain"
 COL_ROLE = "role"
 COL_RANK = "rank"
 COL_SCORE = "score"
-COL_PREDICTION = "score"
 
 GENRE_SEP = "|"
 

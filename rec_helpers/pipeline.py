@@ -21,7 +21,7 @@ import pandas as pd
 from .config import config_hash, load_config
 from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
 from .errors import ConfigError, RunFolderError
-from .paths import project_root, resolve
+from .paths import resolve
 from .runfolder import RunFolder
 from .splits import SPLIT_FILES, Split
 
@@ -236,7 +236,7 @@ def transfer_data(ctx: Context):
 
 def method_params(cfg: Mapping, name: str) -> dict:
     """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed and device."""
-    from .transfer.registry import METHODS, make_method  # noqa: F401  (validates the name below)
+    from .transfer.registry import METHODS
 
     if name not in METHODS:
         raise ConfigError(f"unknown method {name!r}; valid names: {sorted(METHODS)}")
@@ -251,7 +251,7 @@ def method_params(cfg: Mapping, name: str) -> dict:
 def ensure_method(ctx: Context, name: str, progress: bool = True):
     """Fit (or reload) one method; write ``models/<name>/``, ``rankings/<name>.parquet`` (cold_test)
     and ``rankings/warm/<name>.parquet`` (warm users, for the secondary evaluation)."""
-    from .transfer.registry import load_method, make_method
+    from .transfer.registry import METHODS, load_method, make_method
 
     params = method_params(ctx.config, name)
     step = f"method:{name}"
@@ -264,7 +264,7 @@ def ensure_method(ctx: Context, name: str, progress: bool = True):
     model_dir = ctx.run.file(f"models/{name}")
     if done and model_dir.is_dir() and ctx.run.has(f"rankings/{name}.parquet"):
         return load_method(model_dir)
-    if "progress" in make_method(name).param_names():
+    if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
     method = make_method(name, **params)
     t0 = time.perf_counter()

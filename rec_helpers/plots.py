@@ -6,7 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .constants import COL_DOMAIN, COL_ITEM, COL_RATING, COL_ROLE, COL_USER
+from .constants import COL_DOMAIN, COL_RATING, COL_ROLE, COL_USER
 
 TEMPLATE = "plotly_white"
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from rec_helpers.transfer import (
-    METHODS, TRANSFER_METHODS, Adapter, Fusion, TransferData, load_method, make_method,
-    make_synthetic_data, valid_ndcg,
+    METHODS, TRANSFER_METHODS, TransferData, load_method, make_method,
+    make_synthetic_data,
 )
 
 FAST = {"fusion": dict(epochs=6, patience=3, progress=False),

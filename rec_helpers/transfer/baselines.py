@@ -11,7 +11,7 @@ from scipy.sparse.linalg import svds
 
 from rec_helpers.constants import DEFAULT_SEED
 from rec_helpers.errors import ConfigError
-from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
+from rec_helpers.transfer.base import TransferMethod, check_range, valid_ndcg
 from rec_helpers.transfer.data import TransferData
 from rec_helpers.transfer.layers import ridge_map
 
