@@ -61,6 +61,15 @@ class ArrayMethod(TransferMethod):
         self.history_["best_valid_ndcg@10"] = None if best == -np.inf else float(best)
         return best_v
 
+    def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,
+                         start: float) -> "ArrayMethod":
+        """Tune ``key`` on cold_valid (see :meth:`_tune`), then record it in ``meta_`` and ``history_``."""
+        chosen = self._tune(data, grid, set_value)
+        self.meta_[key] = chosen
+        self.history_.update({key: chosen, "params": self.get_params(),
+                              "fit_seconds": time.perf_counter() - start})
+        return self
+
 
 class Pop(ArrayMethod):
     """score(u, i) = number of warm users with a training positive on target item i."""
@@ -140,11 +149,7 @@ class CDRidge(ArrayMethod):
         def set_l2(l2: float) -> None:
             self.arrays_ = {"B": q @ (qtc / (lam + l2)[:, None])}
 
-        chosen = self._tune(data, self.l2_grid, set_l2)
-        self.meta_["l2"] = chosen
-        self.history_.update({"l2": chosen, "params": self.get_params(),
-                              "fit_seconds": time.perf_counter() - start})
-        return self
+        return self._tune_and_record(data, "l2", self.l2_grid, set_l2, start)
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
@@ -194,11 +199,7 @@ class EMCDR(ArrayMethod):
             m, mx, my = ridge_map(p_s, p_t, l2, dtype=np.float64)
             self.arrays_ = {"V_s": v_s, "V_t": v_t, "M": m, "mean_s": mx, "mean_t": my}
 
-        chosen = self._tune(data, self.map_l2_grid, set_l2)
-        self.meta_["map_l2"] = chosen
-        self.history_.update({"map_l2": chosen, "params": self.get_params(),
-                              "fit_seconds": time.perf_counter() - start})
-        return self
+        return self._tune_and_record(data, "map_l2", self.map_l2_grid, set_l2, start)
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
