@@ -62,7 +62,7 @@ def _check_keys(cfg: Mapping, ref: Mapping, where: str = "") -> None:
 
 
 def validate(cfg: Mapping) -> None:
-    """Check values whose range matters before any work starts."""
+    """Check every value before any work starts (see :func:`rec_helpers.validation.validate_config_values`)."""
     split, data = cfg["split"], cfg["data"]
     for key in ("cold_test_frac", "cold_valid_frac", "warm_test_frac", "time_source_frac"):
         v = split.get(key)
@@ -77,11 +77,14 @@ def validate(cfg: Mapping) -> None:
             raise ConfigError(f"unknown {where}.{key} {cfg[where].get(key)!r}; choose one of {allowed}")
     if not isinstance(data.get("positive_threshold"), (int, float)):
         raise ConfigError(f"data.positive_threshold must be a number, got {data.get('positive_threshold')!r}")
-    if not isinstance(cfg.get("seed"), int):
+    if not isinstance(cfg.get("seed"), int) or isinstance(cfg.get("seed"), bool):
         raise ConfigError(f"seed must be an integer, got {cfg.get('seed')!r}")
     ks = cfg["evaluation"]["ks"]
-    if not ks or any(not isinstance(k, int) or k <= 0 for k in ks):
+    if not isinstance(ks, (list, tuple)) or not ks or any(not isinstance(k, int) or k <= 0 for k in ks):
         raise ConfigError(f"evaluation.ks must be positive integers, got {ks!r}")
+    from .validation import validate_config_values  # every other value, named by its key
+
+    validate_config_values(cfg)
 
 
 def load_config(

@@ -97,6 +97,11 @@ def _split_title_year(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def load_grouplens_zip(path: str | os.PathLike) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read the official ``ml-1m.zip`` or ``ml-100k.zip`` (files in latin-1)."""
+    if not zipfile.is_zipfile(path):
+        raise DataValidationError(
+            f"{path} is not a zip file; source='grouplens' reads the official ml-1m.zip or ml-100k.zip from "
+            "grouplens.org (ml-100k.zip needs u.data, u.item and u.user). Fix: download it again, unextracted, "
+            "or load extracted files with source='custom'.")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         if any(n.endswith("ratings.dat") for n in names):
@@ -179,7 +184,11 @@ def _read_table(obj: str | os.PathLike | pd.DataFrame, what: str) -> pd.DataFram
     if p.stat().st_size == 0:
         raise DataValidationError(f"{what} file {p} is empty (0 bytes). Fix: check the export.")
     if p.suffix.lower() in {".parquet", ".pq"}:
-        return pd.read_parquet(p)
+        try:
+            return pd.read_parquet(p)
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataValidationError(f"{what} file {p} is not a readable Parquet file ({type(e).__name__}: {e}). "
+                                      "Fix: export it again, or save it as .csv.") from e
     if p.suffix.lower() in {".csv", ".tsv", ".txt"}:
         try:
             return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str,

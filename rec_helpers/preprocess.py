@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .constants import COL_ITEM, COL_RATING, COL_TIMESTAMP, COL_USER, DEFAULT_POSITIVE_THRESHOLD
-from .errors import ConfigError
+from .errors import ConfigError, DataValidationError
 
 
 def drop_invalid(inter: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -20,6 +20,16 @@ def drop_invalid(inter: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame
     missing = inter[[COL_USER, COL_ITEM, COL_RATING, COL_TIMESTAMP]].isna().any(axis=1)
     unknown = ~inter[COL_ITEM].isin(items[COL_ITEM]) & ~missing
     keep = ~(missing | unknown)
+    if len(inter) and not keep.any():
+        if unknown.any():
+            ids = inter.loc[unknown, COL_ITEM].drop_duplicates().head(3).tolist()
+            known = items[COL_ITEM].drop_duplicates().head(3).tolist()
+            raise DataValidationError(
+                f"none of the {len(inter):,} interactions refers to an item of the item table: every item id is "
+                f"unknown (interactions use e.g. {ids}, the item table e.g. {known}). Fix: make both files use "
+                "the same item ids (check data.columns: which column is 'item' in each file).")
+        raise DataValidationError(f"every one of the {len(inter):,} interactions has a missing user, item, rating or "
+                                  "timestamp. Fix: check the file's columns and data.columns.")
     return inter[keep].reset_index(drop=True), {"missing_field": int(missing.sum()), "unknown_item": int(unknown.sum())}
 
 
@@ -81,6 +91,11 @@ def clean(inter: pd.DataFrame, items: pd.DataFrame, cfg: Mapping, seed: int) -> 
     counts["after_sample_users"] = len(inter)
     inter = k_core(inter, int(cfg.get("min_user_interactions", 0)), int(cfg.get("min_item_interactions", 0)))
     counts["after_k_core"] = len(inter)
+    if len(inter) == 0:
+        raise DataValidationError(
+            f"the k-core (data.min_user_interactions={cfg.get('min_user_interactions', 0)}, "
+            f"data.min_item_interactions={cfg.get('min_item_interactions', 0)}) removed every interaction "
+            f"({counts['after_sample_users']:,} before it). Fix: lower those sizes (0 turns the k-core off).")
     if cfg.get("normalise_ratings", False):
         inter = inter.assign(rating_z=user_zscore(inter))
     return inter, counts

@@ -76,7 +76,7 @@ def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.
     keeps raw ids, for private use). Written atomically to ``<run>/export/`` (or ``out``); the
     run's own rankings are never modified."""
     from .privacy import pseudonymise_frame
-    from .runfolder import write_parquet
+    from .runfolder import read_parquet, write_parquet
 
     run = RunFolder(resolve(run_dir))
     sub = "rankings" if segment == "cold_test" else "rankings/warm"
@@ -86,7 +86,7 @@ def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.
     dest = Path(out) if out else run.file("export")
     written = []
     for f in files:
-        df = pd.read_parquet(f)
+        df = read_parquet(f)
         df = pseudonymise_frame(df, salt) if salt else df
         written.append(write_parquet(dest / f"{segment}_{f.name}", df))
     return written

@@ -86,6 +86,18 @@ def write_npy(path: str | os.PathLike, arr: np.ndarray) -> Path:
     return Path(path)
 
 
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a Parquet artifact; a corrupt or truncated file raises :class:`RunFolderError` naming it."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError; ArrowIOError an OSError
+        if isinstance(e, FileNotFoundError):
+            raise
+        step = next((s for k, s in PRODUCED_BY.items() if f"/{k}/" in Path(path).as_posix()), "the step that wrote it")
+        raise RunFolderError(f"{path} is corrupt or truncated and cannot be read ({type(e).__name__}: {e}). "
+                             f"Fix: delete it and rerun {step} with the same run_dir.") from e
+
+
 class RunFolder:
     """A run folder: atomic writers, readers that say which step makes a missing file."""
 
@@ -102,10 +114,14 @@ class RunFolder:
         if p.exists() and not exist_ok:
             raise RunFolderError(f"run folder {p} already exists; an existing run is never overwritten. "
                                  "Fix: choose another --out name (or delete that folder yourself).")
-        p.mkdir(parents=True, exist_ok=True)
-        run = cls(p)
-        if not run.file(MANIFEST).exists():
-            write_json(run.file(MANIFEST), {})
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+            run = cls(p)
+            if not run.file(MANIFEST).exists():
+                write_json(run.file(MANIFEST), {})
+        except OSError as e:
+            raise RunFolderError(f"cannot create the run folder {p}: {e.strerror or e}. "
+                                 "Fix: choose a folder you can write to (--out / run_dir).") from e
         return run
 
     def file(self, rel: str) -> Path:
@@ -128,7 +144,7 @@ class RunFolder:
         return write_parquet(self.file(rel), df)
 
     def read_parquet(self, rel: str) -> pd.DataFrame:
-        return pd.read_parquet(self.require(rel))
+        return read_parquet(self.require(rel))
 
     def write_json(self, rel: str, obj: Any) -> Path:
         return write_json(self.file(rel), obj)

@@ -25,7 +25,7 @@ from .constants import (
     COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TIMESTAMP, COL_USER, GENRE_SEP,
     ROLE_COLD_TEST, ROLE_COLD_VALID, ROLE_WARM, SOURCE, SOURCE_GENRES, TARGET, TARGET_GENRES,
 )
-from .errors import ConfigError
+from .errors import ConfigError, DataValidationError
 
 BOTH = "both"
 OVERLAP_RULES = ("drop", SOURCE, TARGET)
@@ -81,6 +81,54 @@ def genre_domains(
         out = out[out[COL_DOMAIN] != "none"].copy()
         out.loc[out[COL_DOMAIN] == BOTH, COL_DOMAIN] = overlap
     return out.reset_index(drop=True)
+
+
+def item_genres(items: pd.DataFrame) -> list[str]:
+    """Every genre name used in an item table, sorted."""
+    names = items[COL_GENRES].fillna("").astype(str).str.split(GENRE_SEP).explode().str.strip()
+    return sorted(set(names[names != ""]))
+
+
+def check_genres_exist(items: pd.DataFrame, source_genres: Sequence[str], target_genres: Sequence[str]) -> None:
+    """DataValidationError for genre names of the split that the data does not know: when none of a
+    group's names occurs in the item table, or an unknown name looks like a misspelt known one
+    (``Sci-fi`` for ``Sci-Fi``). Absent names that resemble nothing are allowed (a subset of MovieLens)."""
+    import difflib
+
+    from .validation import check_genre_names
+
+    known = item_genres(items)
+    listed = set(source_genres) | set(target_genres)
+    for key, names in (("source_genres", source_genres), ("target_genres", target_genres)):
+        unknown = [g for g in names if g not in known]
+        typos = [g for g in unknown if set(difflib.get_close_matches(g, known, n=1)) - listed]
+        if len(unknown) == len(list(names)) or typos:
+            check_genre_names(typos or unknown, known, key, error=DataValidationError)
+
+
+def check_domains_nonempty(items: pd.DataFrame, dom_items: pd.DataFrame, overlap: str) -> None:
+    """DataValidationError when the genre split leaves the source or the target catalogue empty."""
+    for side, key in ((SOURCE, "source_genres"), (TARGET, "target_genres")):
+        if not (dom_items[COL_DOMAIN] == side).any():
+            raise DataValidationError(
+                f"the {side} domain is empty: no item of the {len(items):,} items has a genre of split.{key} "
+                f"without also having one of the other group (split.overlap: {overlap}; "
+                f"{len(dom_items):,} items were kept, all in the other domain). Fix: move genres into split.{key}, "
+                f"or set split.overlap: {side} to give items of both groups to the {side} domain.")
+
+
+def check_threshold_reached(source: pd.DataFrame, target: pd.DataFrame, threshold: float) -> None:
+    """DataValidationError when no rating of a domain reaches the positive threshold (nothing counts as a like)."""
+    for side, df in ((SOURCE, source), (TARGET, target)):
+        if len(df) == 0:
+            raise DataValidationError(f"the {side} domain has no interactions: nobody rated a {side} item. "
+                                      "Fix: check the genre groups (split.source_genres / target_genres).")
+        top = float(df[COL_RATING].max())
+        if top < threshold:
+            raise DataValidationError(
+                f"no {side} rating reaches data.positive_threshold {threshold}: the highest {side} rating is "
+                f"{top:g}, so no user likes any {side} item. Fix: lower data.positive_threshold (and check "
+                "data.rating_scale matches your ratings).")
 
 
 def split_by_genre(inter: pd.DataFrame, items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -150,8 +198,10 @@ def make_split(inter: pd.DataFrame, items: pd.DataFrame, cfg: Mapping, seed: int
     """Build every split frame from cleaned interactions and items, as ``cfg`` (the ``split`` section) says."""
     kind = cfg.get("kind", "genre")
     if kind == "genre":
-        dom_items = genre_domains(items, cfg.get("source_genres", SOURCE_GENRES),
-                                  cfg.get("target_genres", TARGET_GENRES), cfg.get("overlap", "drop"))
+        src_genres, tgt_genres = cfg.get("source_genres", SOURCE_GENRES), cfg.get("target_genres", TARGET_GENRES)
+        check_genres_exist(items, src_genres, tgt_genres)
+        dom_items = genre_domains(items, src_genres, tgt_genres, cfg.get("overlap", "drop"))
+        check_domains_nonempty(items, dom_items, cfg.get("overlap", "drop"))
         source, target = split_by_genre(inter, dom_items)
     elif kind == "time":
         dom_items = items.assign(**{COL_DOMAIN: BOTH})
@@ -159,13 +209,28 @@ def make_split(inter: pd.DataFrame, items: pd.DataFrame, cfg: Mapping, seed: int
     else:
         raise ConfigError(f"unknown split kind {kind!r}; use 'genre' or 'time'")
 
+    check_threshold_reached(source, target, threshold)
     n_any_overlap = len(overlapping_users(source, target, threshold, 1, 1))
-    users = overlapping_users(source, target, threshold,
-                              int(cfg.get("min_source_positives", 5)), int(cfg.get("min_target_positives", 5)))
+    min_s, min_t = int(cfg.get("min_source_positives", 5)), int(cfg.get("min_target_positives", 5))
+    users = overlapping_users(source, target, threshold, min_s, min_t)
     if len(users) == 0:
-        raise ConfigError("no user has enough positives in both domains; lower min_source_positives / "
-                          "min_target_positives or check the genre groups")
+        best_s = int(source[source[COL_RATING] >= threshold].groupby(COL_USER).size().max())
+        best_t = int(target[target[COL_RATING] >= threshold].groupby(COL_USER).size().max())
+        raise ConfigError(
+            f"no user has enough positives in both domains: split.min_source_positives={min_s} and "
+            f"split.min_target_positives={min_t} are needed, but the most any user has is {best_s} source and "
+            f"{best_t} target positives (rating >= {threshold}); {n_any_overlap} user(s) have at least one in "
+            "both. Fix: lower min_source_positives / min_target_positives (or data.positive_threshold), "
+            "or check the genre groups")
     roles = assign_roles(users, cfg.get("cold_test_frac", 0.2), cfg.get("cold_valid_frac", 0.1), seed)
+    counts = roles[COL_ROLE].value_counts()
+    for role, key in ((ROLE_COLD_TEST, "split.cold_test_frac"), (ROLE_WARM, "split.cold_test_frac + cold_valid_frac")):
+        if counts.get(role, 0) == 0:
+            raise DataValidationError(
+                f"no {role} user: {len(users)} overlapping user(s) and {key} leave none "
+                f"({ {r: int(n) for r, n in counts.items()} }). The transfer needs warm users to learn from and "
+                "cold_test users to be evaluated on. Fix: use more data (or lower min_*_positives), or change "
+                f"{key}.")
     role_of = roles.set_index(COL_USER)[COL_ROLE]
     source = source[source[COL_USER].isin(users)]
     target = target[target[COL_USER].isin(users)]

