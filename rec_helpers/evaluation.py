@@ -141,6 +141,7 @@ def evaluate_methods(
     reference: str | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     compare_on: Sequence[str] | None = None,
+    controls: Mapping[str, str] | None = None,
     n_candidates: Mapping | pd.Series | int | None = None,
     catalog_size: int | None = None,
     item_popularity: pd.Series | None = None,
@@ -166,9 +167,13 @@ def evaluate_methods(
     delta = mean(m_method - m_reference), paired CI, shifted-bootstrap p-value and its Holm
     adjustment over all comparisons of the call.
 
+    With ``controls`` ({method: its control method}, e.g. ``{"vae": "vae__random"}``), each
+    method is also compared with its own control the same way (``"controls"`` in the result,
+    Holm over those comparisons).
+
     Returns ``{"n_users", "ks", "metrics": {method: {metric: {mean, ci_low, ci_high}}},
     "comparisons": {method: {metric: {delta, ci_low, ci_high, p_value, p_holm}}},
-    "per_user": {method: DataFrame users x metrics}}``.
+    "controls": {method: {metric: {...}}}, "per_user": {method: DataFrame users x metrics}}``.
     """
     ks = check_ks(ks)
     n_resamples = check_n_resamples(n_resamples)
@@ -177,6 +182,10 @@ def evaluate_methods(
         raise DataValidationError("rankings must be a non-empty dict {method name: ranking DataFrame}.")
     if reference is not None and reference not in rankings:
         raise DataValidationError(f"reference {reference!r} is not one of the methods {list(rankings)}.")
+    controls = dict(controls or {})
+    unknown = sorted({n for pair in controls.items() for n in pair} - set(rankings))
+    if unknown:
+        raise DataValidationError(f"controls name {unknown}, which have no ranking; methods: {list(rankings)}.")
     truth = encode_truth(rating_true, col_user, col_item)
     extras = _extras(truth, n_candidates, catalog_size, item_popularity, n_train_users, item_vectors, item_ids)
 
@@ -193,10 +202,12 @@ def evaluate_methods(
         metrics[name].update({m: {"mean": v, "ci_low": np.nan, "ci_high": np.nan} for m, v in values.items()})
 
     comparisons: dict = {}
+    compare_on = _compare_on(compare_on, ks, next(iter(per_user.values())).columns)
     if reference is not None:
-        compare_on = _compare_on(compare_on, ks, per_user[reference].columns)
         comparisons = _compare(per_user, reference, compare_on, counts, confidence)
-    return {"n_users": len(truth.users), "ks": ks, "metrics": metrics, "comparisons": comparisons, "per_user": per_user}
+    control_results = _compare_pairs(per_user, controls, compare_on, counts, confidence) if controls else {}
+    return {"n_users": len(truth.users), "ks": ks, "metrics": metrics, "comparisons": comparisons,
+            "controls": control_results, "per_user": per_user}
 
 
 def _summarise(table: pd.DataFrame, counts: np.ndarray, confidence: float) -> dict[str, dict[str, float]]:
@@ -226,12 +237,19 @@ def _compare(
     per_user: dict[str, pd.DataFrame], reference: str, compare_on: list[str], counts: np.ndarray, confidence: float
 ) -> dict:
     """Paired bootstrap of every method against ``reference``, Holm over all (method, metric) pairs."""
-    ref = per_user[reference][compare_on].to_numpy(dtype=np.float64)
+    pairs = {name: reference for name in per_user if name != reference}
+    return _compare_pairs(per_user, pairs, compare_on, counts, confidence)
+
+
+def _compare_pairs(
+    per_user: dict[str, pd.DataFrame], pairs: Mapping[str, str], compare_on: list[str], counts: np.ndarray,
+    confidence: float,
+) -> dict:
+    """Paired bootstrap of each ``method`` against ``pairs[method]``, Holm over all (method, metric) pairs."""
     out: dict = {}
-    for name, table in per_user.items():
-        if name == reference:
-            continue
-        diff = table[compare_on].to_numpy(dtype=np.float64) - ref
+    for name, other in pairs.items():
+        diff = (per_user[name][compare_on].to_numpy(dtype=np.float64)
+                - per_user[other][compare_on].to_numpy(dtype=np.float64))
         boot = bootstrap_means(diff, counts)
         out[name] = {m: paired_from_boot(diff[:, j][~np.isnan(diff[:, j])], boot[:, j], confidence)
                      for j, m in enumerate(compare_on)}

@@ -220,18 +220,54 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     return Embeddings(item_ids, vectors, users, u_s, u_t, info)
 
 
+# --- the text control: the same shapes, random vectors ---------------------------------------
+CONTROL_SUFFIX = "__random"
+
+
+def random_unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    """``n`` seeded random unit vectors of width ``dim`` (float32): item IDs with no text in them."""
+    v = np.random.default_rng(seed).standard_normal((n, dim))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def control_embeddings(ctx: Context) -> Embeddings:
+    """The run's embeddings with every item vector replaced by a seeded random unit vector of the
+    same shape, and the interest vectors recomputed from those (the text control).
+
+    Interest vectors are the configured weighted mean of item vectors; with
+    ``interest.method: text`` (history encoded as text) the control uses that mean too, since
+    random vectors have no text to encode. Cold users' target rows stay zero: only
+    ``target_train`` (warm users) is read, as for the BERT vectors.
+    """
+    split, emb = ensure_split(ctx), ensure_embeddings(ctx, show_progress=False)
+    vectors = random_unit_vectors(len(emb.item_ids), emb.item_vectors.shape[1], ctx.seed)
+    cfg = {**ctx.config, "interest": {**ctx.config["interest"], "method": "mean"}}
+    users = split.users["user"].to_numpy()
+    u_s = interest_vectors(cfg, split.source, split.items, emb.item_ids, vectors, users)
+    u_t = interest_vectors(cfg, split.target_train, split.items, emb.item_ids, vectors, users)
+    return Embeddings(emb.item_ids, vectors, users, u_s, u_t, {"control": "random", "seed": ctx.seed})
+
+
+def is_control(name: str) -> bool:
+    """Whether a method name is a text control (``<method>__random``)."""
+    return name.endswith(CONTROL_SUFFIX)
+
+
 # --- step 3: transfer methods and their rankings ------------------------------------------
-def transfer_data(ctx: Context):
-    """The :class:`~rec_helpers.transfer.data.TransferData` of the run (built once per context)."""
+def transfer_data(ctx: Context, control: bool = False):
+    """The :class:`~rec_helpers.transfer.data.TransferData` of the run (built once per context);
+    ``control=True``: the same data with random vectors (see :func:`control_embeddings`)."""
     from .transfer.data import TransferData
 
-    if "transfer_data" not in ctx.cache:
-        split, emb = ensure_split(ctx), ensure_embeddings(ctx, show_progress=False)
-        ctx.cache["transfer_data"] = TransferData.from_frames(
+    key = "transfer_data" + (CONTROL_SUFFIX if control else "")
+    if key not in ctx.cache:
+        split = ensure_split(ctx)
+        emb = control_embeddings(ctx) if control else ensure_embeddings(ctx, show_progress=False)
+        ctx.cache[key] = TransferData.from_frames(
             split.items, split.users, split.source, split.target_train, split.target_valid,
             emb.item_ids, emb.item_vectors, emb.user_source, emb.user_target,
             positive_threshold=float(ctx.config["data"]["positive_threshold"]))
-    return ctx.cache["transfer_data"]
+    return ctx.cache[key]
 
 
 def method_params(cfg: Mapping, name: str) -> dict:
@@ -242,59 +278,91 @@ def method_params(cfg: Mapping, name: str) -> dict:
         raise ConfigError(f"unknown method {name!r}; valid names: {sorted(METHODS)}")
     params = dict(cfg["transfer"].get(name) or {})
     accepted = METHODS[name].param_names()
+    if "component_params" in accepted:  # score fusion: components as configured in their sections
+        comps = params.get("components") or METHODS[name]().components
+        params.setdefault("component_params", {c: dict(cfg["transfer"].get(c) or {}) for c in comps})
     for key, value in (("seed", int(cfg["seed"])), ("device", cfg["transfer"].get("device", "auto"))):
         if key in accepted:
             params.setdefault(key, value)
     return params
 
 
-def ensure_method(ctx: Context, name: str, progress: bool = True):
+def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool = False):
     """Fit (or reload) one method; write ``models/<name>/``, ``rankings/<name>.parquet`` (cold_test)
-    and ``rankings/warm/<name>.parquet`` (warm users, for the secondary evaluation)."""
+    and ``rankings/warm/<name>.parquet`` (warm users, for the secondary evaluation).
+
+    ``control=True`` fits the method's text control instead: same parameters and seed, random
+    vectors (:func:`control_embeddings`), saved as ``<name>__random``. Score fusion reuses the
+    run's fitted components (their controls, for its control).
+    """
     from .transfer.registry import METHODS, load_method, make_method
 
     params = method_params(ctx.config, name)
-    step = f"method:{name}"
-    h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params})
+    key = name + (CONTROL_SUFFIX if control else "")
+    step = f"method:{key}"
+    # (a method fitted on BERT vectors keeps the hash it had before controls existed)
+    h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params,
+                     **({"control": "random"} if control else {})})
     done = ctx.run.manifest.get("steps", {}).get(step)
     if done and done.get("config_hash") != h:
-        raise RunFolderError(f"{ctx.run.path} already holds method {name!r} fitted with other parameters; "
+        raise RunFolderError(f"{ctx.run.path} already holds method {key!r} fitted with other parameters; "
                              "it is never overwritten. Fix: pass a new run_dir.")
-    data = transfer_data(ctx)
-    model_dir = ctx.run.file(f"models/{name}")
-    if done and model_dir.is_dir() and ctx.run.has(f"rankings/{name}.parquet"):
+    data = transfer_data(ctx, control=control)
+    model_dir = ctx.run.file(f"models/{key}")
+    if done and model_dir.is_dir() and ctx.run.has(f"rankings/{key}.parquet"):
         return load_method(model_dir)
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
     method = make_method(name, **params)
+    # score fusion: reuse the run's own fit of a component configured exactly as in its section
+    # (a component that reads no text is the same fit in the control, so it is not refitted)
+    fitted = {comp: ensure_method(ctx, comp, progress=progress, control=control and make_method(
+                  comp, **method_params(ctx.config, comp)).reads_text)
+              for comp in getattr(method, "components", ())
+              if method.component_params.get(comp, {}) == dict(ctx.config["transfer"].get(comp) or {})}
     t0 = time.perf_counter()
-    method.fit(data)
+    method.fit(data, fitted=fitted) if fitted else method.fit(data)
     fit_s = time.perf_counter() - t0
     top_n = int(ctx.config["evaluation"]["top_n"])
     t1 = time.perf_counter()
     cold = data.user_ids[data.cold_test_idx]
     warm = data.user_ids[data.warm_idx]
-    ctx.run.write_parquet(f"rankings/{name}.parquet", method.recommend(data, cold, k=top_n))
-    ctx.run.write_parquet(f"rankings/warm/{name}.parquet", method.recommend(data, warm, k=top_n))
+    ctx.run.write_parquet(f"rankings/{key}.parquet", method.recommend(data, cold, k=top_n))
+    ctx.run.write_parquet(f"rankings/warm/{key}.parquet", method.recommend(data, warm, k=top_n))
     rank_s = time.perf_counter() - t1
-    tmp = model_dir.with_name(f".{name}.tmp")
+    tmp = model_dir.with_name(f".{key}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     method.save(tmp)
     if model_dir.exists():
         shutil.rmtree(model_dir)
     os.replace(tmp, model_dir)
-    ctx.run.write_json(f"models/{name}/history.json", {"params": method.get_params(), **method.history_})
+    ctx.run.write_json(f"models/{key}/history.json", {"params": method.get_params(), **method.history_})
     ctx.run.update_manifest(steps={step: {"config_hash": h}},
-                            methods={name: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3)}})
-    ctx.run.record_timing(f"fit:{name}", fit_s)
+                            methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3)}})
+    ctx.run.record_timing(f"fit:{key}", fit_s)
     return method
 
 
-def ensure_rankings(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
-    """Fit every configured method (``transfer.methods``) that is not done yet; return them by name."""
+def text_control_methods(ctx: Context, methods: Sequence[str] | None = None) -> list[str]:
+    """The configured methods that read BERT vectors and so get a text control
+    (none when ``evaluation.text_control`` is off)."""
+    from .transfer.registry import make_method
+
+    if not ctx.config["evaluation"].get("text_control", True):
+        return []
     names = list(methods or ctx.config["transfer"]["methods"])
-    return {n: ensure_method(ctx, n, progress=progress) for n in names}
+    return [n for n in names if make_method(n, **method_params(ctx.config, n)).reads_text]
+
+
+def ensure_rankings(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
+    """Fit every configured method (``transfer.methods``) that is not done yet, and the text control
+    of each one that reads BERT vectors; return them by name (controls as ``<name>__random``)."""
+    names = list(methods or ctx.config["transfer"]["methods"])
+    out = {n: ensure_method(ctx, n, progress=progress) for n in names}
+    for n in text_control_methods(ctx, names):
+        out[n + CONTROL_SUFFIX] = ensure_method(ctx, n, progress=progress, control=True)
+    return out
 
 
 def valid_report(ctx: Context, methods: dict, k: int = 10) -> pd.DataFrame:
@@ -326,6 +394,19 @@ def _nan_to_none(obj):
     return obj
 
 
+def text_control_summary(result: Mapping, controls: Mapping[str, str], metric: str) -> dict:
+    """``{method: {"bert", "random", "delta_<metric>", "ci_low", "ci_high", "p_value", "p_holm"}}``
+    from an :func:`~rec_helpers.evaluation.evaluate_methods` result computed with ``controls``."""
+    out = {}
+    for m, c in controls.items():
+        cmp_ = result["controls"][m][metric]
+        out[m] = {"control": c, "bert": result["metrics"][m][metric]["mean"],
+                  "random": result["metrics"][c][metric]["mean"], f"delta_{metric}": cmp_["delta"],
+                  "ci_low": cmp_["ci_low"], "ci_high": cmp_["ci_high"], "p_value": cmp_["p_value"],
+                  "p_holm": cmp_["p_holm"]}
+    return out
+
+
 def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     """Evaluate every method's saved rankings on cold_test (headline) and warm users; write ``metrics.json``.
 
@@ -337,6 +418,8 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
 
     ecfg = ctx.config["evaluation"]
     names = [m for m in (methods or ctx.config["transfer"]["methods"])]
+    controls = {m: m + CONTROL_SUFFIX for m in text_control_methods(ctx, names) if not is_control(m)}
+    names += [c for c in controls.values() if c not in names]
     missing = [m for m in names if not ctx.run.has(f"rankings/{m}.parquet")]
     if missing:
         raise RunFolderError(f"no rankings for {missing} in {ctx.run.path}/rankings; run the transfer notebooks "
@@ -350,7 +433,8 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     common = dict(ks=tuple(ecfg["ks"]), n_resamples=int(ecfg["n_resamples"]), seed=ctx.seed, reference=reference,
                   n_candidates=n_candidates, catalog_size=int(data.n_target), item_popularity=popularity,
                   n_train_users=int(len(data.warm_idx)), item_vectors=emb.item_vectors, item_ids=emb.item_ids)
-    results = {"cold_test": evaluate_methods(split.target_test, read_rankings(ctx.run, names, "cold_test"), **common),
+    results = {"cold_test": evaluate_methods(split.target_test, read_rankings(ctx.run, names, "cold_test"),
+                                             controls=controls, **common),
                "warm": evaluate_methods(split.target_warm_test, read_rankings(ctx.run, names, "warm"), **common)}
     seconds = time.perf_counter() - t0
     main = f"ndcg@{10 if 10 in ecfg['ks'] else max(ecfg['ks'])}"
@@ -362,6 +446,7 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
         "comparisons": {m: {"vs": reference, f"delta_{main}": c[main]["delta"], "ci_low": c[main]["ci_low"],
                             "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
                         for m, c in results["cold_test"]["comparisons"].items() if main in c},
+        "text_control": text_control_summary(results["cold_test"], controls, main),
         "timings": {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)},
     }
     ctx.run.write_json("metrics.json", _nan_to_none(metrics))

@@ -80,7 +80,7 @@ def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_
 
 def test_rankings_cover_cold_test_users_and_exclude_nothing_they_never_saw(run):
     methods = pipeline.ensure_rankings(run, progress=False)
-    assert set(methods) == set(BASELINES)
+    assert set(methods) == set(BASELINES) | {"zero_shot__random"}   # zero-shot reads text: its control too
     split = pipeline.ensure_split(run)
     cold_test = set(split.users.loc[split.users["role"] == "cold_test", "user"])
     target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
@@ -146,3 +146,53 @@ def test_default_run_folder_changes_with_any_parameter(synthetic_overrides, tmp_
     c = pipeline.start(None, None, "", synthetic_overrides).run.path
     assert a != b and a == c
     assert a.parent == tmp_path / "runs"
+
+
+def test_text_control_replaces_vectors_only(run):
+    """The control: other vectors, same shapes, deterministic by seed, cold users' u_t still zero."""
+    bert = pipeline.ensure_embeddings(run, show_progress=False)
+    ctl = pipeline.control_embeddings(run)
+    again = pipeline.control_embeddings(run)
+    assert ctl.item_vectors.shape == bert.item_vectors.shape and ctl.item_vectors.dtype == np.float32
+    assert ctl.user_source.shape == bert.user_source.shape and ctl.user_target.shape == bert.user_target.shape
+    np.testing.assert_allclose(np.linalg.norm(ctl.item_vectors, axis=1), 1.0, atol=1e-5)
+    assert np.abs(ctl.item_vectors @ bert.item_vectors.T).max() < 0.5   # unrelated to the text
+    np.testing.assert_array_equal(ctl.item_vectors, again.item_vectors)
+    np.testing.assert_array_equal(ctl.user_source, again.user_source)
+    roles = pipeline.ensure_split(run).users["role"].to_numpy()
+    assert not ctl.user_target[roles != "warm"].any() and ctl.user_target[roles == "warm"].any(axis=1).all()
+    other = pipeline.random_unit_vectors(len(bert.item_ids), 384, run.seed + 1)
+    assert not np.array_equal(other, ctl.item_vectors)
+    data, cdata = pipeline.transfer_data(run), pipeline.transfer_data(run, control=True)
+    for name in ("X_source", "X_target_train", "X_target_valid", "target_seen"):
+        assert (getattr(data, name) != getattr(cdata, name)).nnz == 0, name
+
+
+def test_text_control_in_rankings_and_metrics(make_run, tmp_path):
+    methods = ["pop", "cd_ridge", "zero_shot", "kernel_map", "vae", "score_fusion"]
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")}, evaluation={"n_resamples": 50},
+                   transfer={"methods": methods, "vae": {"epochs": 3, "hidden": 16, "latent_dim": 4}})
+    fitted = pipeline.ensure_rankings(ctx, progress=False)
+    assert set(fitted) == set(methods) | {"zero_shot__random", "vae__random", "score_fusion__random"}
+    for name in ("zero_shot", "vae", "score_fusion"):
+        assert ctx.run.has(f"rankings/{name}__random.parquet") and ctx.run.has(f"rankings/warm/{name}__random.parquet")
+    assert not ctx.run.has("rankings/kernel_map__random.parquet")   # reads no text: no control
+    # score fusion reused the run's own fits of its components (and their controls for its control)
+    assert fitted["score_fusion"].models_[0].get_params() == fitted["vae"].get_params()
+    pipeline.evaluate_run(ctx)
+    m = ctx.run.read_json("metrics.json")
+    assert set(m["text_control"]) == {"zero_shot", "vae", "score_fusion"}
+    for name, row in m["text_control"].items():
+        assert row["bert"] == m["methods"][name]["cold_test"]["ndcg@10"]["mean"]
+        assert row["random"] == m["methods"][f"{name}__random"]["cold_test"]["ndcg@10"]["mean"]
+        assert row["delta_ndcg@10"] == pytest.approx(row["bert"] - row["random"])
+        assert row["ci_low"] <= row["delta_ndcg@10"] <= row["ci_high"] and 0 <= row["p_value"] <= 1
+
+
+def test_text_control_switch_off(make_run, tmp_path):
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
+                   transfer={"methods": ["pop", "zero_shot"]},
+                   evaluation={"n_resamples": 20, "text_control": False, "reference": None})
+    assert set(pipeline.ensure_rankings(ctx, progress=False)) == {"pop", "zero_shot"}
+    pipeline.evaluate_run(ctx)
+    assert ctx.run.read_json("metrics.json")["text_control"] == {}

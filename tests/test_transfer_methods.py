@@ -16,6 +16,8 @@ from rec_helpers.transfer import (
 FAST = {"fusion": dict(epochs=6, patience=3, progress=False),
         "adapter": dict(epochs=6, patience=3, progress=False),
         "vae": dict(epochs=6, patience=3, hidden=32, latent_dim=8, progress=False)}
+FAST["score_fusion"] = dict(component_params={"vae": {k: v for k, v in FAST["vae"].items() if k != "progress"}},
+                            progress=False)
 
 
 def build(name: str, **extra):
@@ -93,7 +95,7 @@ def _with_valid(data: TransferData, frame: pd.DataFrame) -> TransferData:
     return dataclasses.replace(data, X_target_valid=x)
 
 
-@pytest.mark.parametrize("name", sorted(TRANSFER_METHODS))
+@pytest.mark.parametrize("name", ["fusion", "adapter", "vae"])
 def test_cold_valid_only_selects(name, data):
     """Cold users' target data reaches a fit only through selection on cold_valid.
 
@@ -196,6 +198,87 @@ def test_learned_methods_beat_pop_on_cold_users():
 
     pop = cold_ndcg("pop")
     assert cold_ndcg("zero_shot") < pop  # the synthetic map rotates taste: no free lunch
-    for name in ("cd_ridge", "emcdr", "fusion", "adapter", "vae"):
+    for name in ("cd_ridge", "cd_ridge_all", "kernel_map", "emcdr", "fusion", "adapter", "vae"):
         params = {"progress": False, "epochs": 30} if name in TRANSFER_METHODS else {}
         assert cold_ndcg(name, **params) > pop + 0.05, name
+
+
+# --- richer inputs, the kernel map and score-level fusion (issue: beat the linear baseline) ---
+def test_source_inputs(data):
+    pos, every = data.source_matrix("positives"), data.source_matrix("all")
+    both = data.source_matrix("both", data.warm_idx)
+    assert both.shape == (len(data.warm_idx), 2 * data.n_source)
+    np.testing.assert_array_equal(both[:, :data.n_source].toarray(), pos[data.warm_idx].toarray())
+    np.testing.assert_array_equal(both[:, data.n_source:].toarray(), every[data.warm_idx].toarray())
+    assert every.nnz > pos.nnz  # low ratings are "rated at all" but not positives
+
+
+def test_cd_ridge_all_is_cd_ridge_on_both_inputs(data, fitted):
+    ref = make_method("cd_ridge", source_input="both", l2_grid=(1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0,
+                                                                 3000.0)).fit(data)
+    idx = np.arange(data.n_users)
+    np.testing.assert_array_equal(fitted["cd_ridge_all"].score(data, idx), ref.score(data, idx))
+    assert not np.array_equal(fitted["cd_ridge_all"].score(data, idx), fitted["cd_ridge"].score(data, idx))
+
+
+def test_kernel_map_single_lambda_ignores_cold_valid(data):
+    other = _with_valid(data, pd.DataFrame({"user": data.user_ids[data.cold_valid_idx[:1]],
+                                            "item": data.target_item_ids[:1]}))
+    idx = data.cold_test_idx
+    a = make_method("kernel_map", l2_grid=[3.0]).fit(data).score(data, idx)
+    b = make_method("kernel_map", l2_grid=[3.0]).fit(other).score(data, idx)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_kernel_map_is_kernel_ridge(data):
+    """score = k(u, W) (K_WW + λI)⁻¹ Y_W, written out densely."""
+    model = make_method("kernel_map", l2_grid=[2.0], power=3, target_all_weight=0.5).fit(data)
+    x = data.source_matrix("both").toarray().astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    w = data.warm_idx
+    k = (x @ x[w].T) ** 3
+    y = data.X_target_train[w].toarray() + 0.5 * data.target_seen[w].toarray()
+    expected = k @ np.linalg.solve(k[w] + 2.0 * np.eye(len(w)), y)
+    np.testing.assert_allclose(model.score(data, np.arange(data.n_users)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_score_fusion_mixes_standardised_scores(data, fitted):
+    from rec_helpers.transfer.score_fusion import standardise_scores
+    model = fitted["score_fusion"]
+    curve = model.history_["alpha_curve"]
+    assert len(curve) == 11 and model.alpha_ in [float(a) for a in curve]
+    assert curve[str(max(curve, key=lambda a: curve[a] or -1))] == model.history_["best_valid_ndcg@10"]
+    vae, km = model.models_
+    idx = data.cold_test_idx
+    a = model.alpha_
+    expected = a * standardise_scores(vae.score(data, idx)) + (1 - a) * standardise_scores(km.score(data, idx))
+    np.testing.assert_allclose(model.score(data, idx), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_score_fusion_reuses_fitted_components(data, fitted):
+    model = build("score_fusion").fit(data, fitted={"vae": fitted["vae"], "kernel_map": fitted["kernel_map"]})
+    assert model.models_[0] is fitted["vae"] and model.models_[1] is fitted["kernel_map"]
+    with pytest.raises(Exception, match="is a 'cd_ridge' model"):
+        build("score_fusion").fit(data, fitted={"vae": fitted["cd_ridge"]})
+
+
+def test_score_fusion_cold_valid_only_chooses_alpha(data):
+    """Other cold_valid positives may change α, never the components' fits."""
+    rng = np.random.default_rng(3)
+    users = data.user_ids[data.cold_valid_idx]
+    fake = pd.DataFrame({"user": np.repeat(users, 5), "item": rng.choice(data.target_item_ids, 5 * len(users))})
+    other = _with_valid(data, fake.drop_duplicates())
+    kw = dict(components=["cd_ridge", "kernel_map"], component_params={"cd_ridge": {"l2_grid": [10.0]},
+                                                                       "kernel_map": {"l2_grid": [3.0]}})
+    a, b = build("score_fusion", **kw).fit(data), build("score_fusion", **kw).fit(other)
+    idx = data.cold_test_idx
+    for ma, mb in zip(a.models_, b.models_):
+        np.testing.assert_array_equal(ma.score(data, idx), mb.score(data, idx))
+    assert a.history_["alpha_curve"] != b.history_["alpha_curve"]
+
+
+def test_reads_text_flags(fitted):
+    reads = {name for name, m in fitted.items() if m.reads_text}
+    assert reads == {"zero_shot", "fusion", "adapter", "vae", "score_fusion"}
+    assert not build("vae", use_interest=False).reads_text
+    assert not make_method("score_fusion", components=["cd_ridge", "kernel_map"]).reads_text

@@ -21,6 +21,19 @@ from rec_helpers.transfer import METHODS, make_method, make_synthetic_data
     ("cd_ridge", {"l2_grid": [0.0]}, "l2_grid"),
     ("emcdr", {"rank": 0}, "rank"),
     ("fusion", {"nonsense": 1}, "no parameter"),
+    ("cd_ridge", {"source_input": "ratings"}, "source_input"),
+    ("cd_ridge_all", {"l2_grid": []}, "l2_grid"),
+    ("kernel_map", {"power": 0}, "power"),
+    ("kernel_map", {"l2_grid": [0.0, 1.0]}, "l2_grid"),
+    ("kernel_map", {"target_all_weight": -1}, "target_all_weight"),
+    ("kernel_map", {"source_input": "none"}, "source_input"),
+    ("score_fusion", {"components": ["vae"]}, "exactly two"),
+    ("score_fusion", {"components": ["vae", "vae"]}, "exactly two"),
+    ("score_fusion", {"components": ["vae", "svd"]}, "not a transfer method"),
+    ("score_fusion", {"components": ["vae", "score_fusion"]}, "not a transfer method"),
+    ("score_fusion", {"component_params": {"adapter": {}}}, "not in components"),
+    ("score_fusion", {"component_params": {"vae": {"latent_dim": 0}}}, "latent_dim"),
+    ("score_fusion", {"alpha_grid": [0.5, 1.5]}, "alpha_grid"),
 ])
 def test_bad_params(name, params, message):
     with pytest.raises(ConfigError, match=message):
@@ -30,9 +43,11 @@ def test_bad_params(name, params, message):
 def test_unknown_method_lists_valid_names():
     with pytest.raises(ConfigError) as err:
         make_method("svd++")
-    for name in ("pop", "zero_shot", "emcdr", "cd_ridge", "fusion", "adapter", "vae"):
+    names = {"pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "kernel_map", "fusion", "adapter",
+             "vae", "score_fusion"}
+    for name in names:
         assert name in str(err.value)
-    assert set(METHODS) == {"pop", "zero_shot", "emcdr", "cd_ridge", "fusion", "adapter", "vae"}
+    assert set(METHODS) == names
 
 
 def test_unfitted_use_raises():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from rec_helpers.transfer.adapter import Adapter
 from rec_helpers.transfer.base import TransferMethod, valid_ndcg
-from rec_helpers.transfer.baselines import EMCDR, CDRidge, Pop, ZeroShot
+from rec_helpers.transfer.baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
 from rec_helpers.transfer.data import TransferData, make_synthetic_data
 from rec_helpers.transfer.fusion import Fusion
+from rec_helpers.transfer.score_fusion import ScoreFusion
 from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
 from rec_helpers.transfer.registry import (
     BASELINES, METHODS, TRANSFER_METHODS, load_method, make_method,
@@ -20,7 +21,8 @@ from rec_helpers.transfer.two_tower import TwoTowerScorer
 from rec_helpers.transfer.vae import VAE
 
 __all__ = [
-    "Adapter", "BASELINES", "CDRidge", "EMCDR", "Fusion", "METHODS", "Pop", "TRANSFER_METHODS",
+    "Adapter", "BASELINES", "CDRidge", "CDRidgeAll", "EMCDR", "Fusion", "KernelMap", "METHODS",
+    "Pop", "ScoreFusion", "TRANSFER_METHODS",
     "TransferData", "TransferMethod", "TwoTowerScorer", "VAE", "ZeroShot", "load_method",
     "make_method", "make_synthetic_data", "mask_seen", "ndcg_at_k", "top_k", "valid_ndcg",
 ]

@@ -130,6 +130,15 @@ class TransferMethod:
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    @property
+    def reads_text(self) -> bool:
+        """Whether the method reads BERT vectors (item or interest vectors).
+
+        Such a method gets a text control in every run: the same method refitted with the
+        vectors replaced by seeded random unit vectors (``<name>__random``).
+        """
+        return False
+
     # --------------------------------------------------------------- unseen items
     @property
     def can_score_items(self) -> bool:

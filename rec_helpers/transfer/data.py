@@ -19,10 +19,14 @@ from rec_helpers.constants import (
     COL_TITLE, COL_USER, DEFAULT_POSITIVE_THRESHOLD, ROLE_COLD_TEST, ROLE_COLD_VALID,
     ROLE_WARM, ROLES, SOURCE, TARGET,
 )
-from rec_helpers.errors import DataValidationError
+from rec_helpers.errors import ConfigError, DataValidationError
 
 BOTH = "both"  # item domain for the time split: the item is in both catalogues
 DOMAINS = (SOURCE, TARGET, BOTH)
+# What a method reads of a user's source history (config: ``transfer.<method>.source_input``):
+# "positives" (rating ≥ threshold, SPEC default), "all" (every rated item, any rating: the
+# "rated at all" signal) or "both" (the two binary rows side by side).
+SOURCE_INPUTS = ("positives", "all", "both")
 
 
 def _require(frame: pd.DataFrame, name: str, cols: Iterable[str]) -> None:
@@ -136,6 +140,25 @@ class TransferData:
             raise DataValidationError(
                 f"unknown user {exc.args[0]!r}; pass ids from `data.user_ids`."
             ) from None
+
+    def source_matrix(self, kind: str = "positives", idx: np.ndarray | None = None) -> sp.csr_matrix:
+        """Users' source rows as one of :data:`SOURCE_INPUTS` (all users when ``idx`` is None).
+
+        "both" is ``[positives | all]`` (2 × n_source columns): the rating signal and the
+        "rated at all" signal side by side.
+        """
+        if kind not in SOURCE_INPUTS:
+            raise ConfigError(f"source_input={kind!r} is not valid; choose one of {list(SOURCE_INPUTS)}.")
+        rows = slice(None) if idx is None else np.asarray(idx, dtype=np.int64)
+        if kind == "positives":
+            return self.X_source[rows]
+        if self.X_source_all is None:
+            raise DataValidationError(
+                f"source_input={kind!r} needs data.X_source_all (every rated source item); build "
+                "the data with TransferData.from_frames or use source_input='positives'.")
+        if kind == "all":
+            return self.X_source_all[rows]
+        return sp.hstack([self.X_source[rows], self.X_source_all[rows]], format="csr")
 
     def target_prior(self) -> np.ndarray:
         """Mean target interest u_t over warm users (the default stand-in for cold users)."""

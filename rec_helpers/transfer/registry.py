@@ -6,15 +6,17 @@ from pathlib import Path
 from rec_helpers.errors import ConfigError
 from rec_helpers.transfer.adapter import Adapter
 from rec_helpers.transfer.base import TransferMethod
-from rec_helpers.transfer.baselines import EMCDR, CDRidge, Pop, ZeroShot
+from rec_helpers.transfer.baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
 from rec_helpers.transfer.fusion import Fusion
+from rec_helpers.transfer.score_fusion import ScoreFusion
 from rec_helpers.transfer.vae import VAE
 
 METHODS: dict[str, type[TransferMethod]] = {
-    cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, Fusion, Adapter, VAE)
+    cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, CDRidgeAll, KernelMap, Fusion,
+                              Adapter, VAE, ScoreFusion)
 }
-BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge")
-TRANSFER_METHODS = ("fusion", "adapter", "vae")
+BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "kernel_map")
+TRANSFER_METHODS = ("fusion", "adapter", "vae", "score_fusion")
 
 
 def make_method(name: str, **params) -> TransferMethod:

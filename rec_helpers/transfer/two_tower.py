@@ -227,6 +227,10 @@ class InterestMethod(TorchMethod):
         self.module_.eval()
         return self.module_.interest(*self._batch(data, user_idx)).cpu().numpy()
 
+    @property
+    def reads_text(self) -> bool:
+        return True
+
     # --- items never seen in training (new items) ---------------------------------------
     @property
     def can_score_items(self) -> bool:

@@ -20,13 +20,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.errors import DataValidationError
 from rec_helpers.transfer.base import check_choice, check_range, item_matrix, unseen_item_bias
-from rec_helpers.transfer.data import TransferData
+from rec_helpers.transfer.data import SOURCE_INPUTS, TransferData
 from rec_helpers.transfer.layers import Standardize
 from rec_helpers.transfer.training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll
-
-SOURCE_INPUTS = ("positives", "all", "both")
 
 
 class MultVAE(nn.Module):
@@ -127,16 +124,7 @@ class VAE(TorchMethod):
             self.module_.item_norm.fit(data.E_target)
 
     def _inputs(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.source_input == "positives":
-            x = data.X_source[idx].toarray()
-        else:
-            if data.X_source_all is None:
-                raise DataValidationError(
-                    f"source_input={self.source_input!r} needs data.X_source_all; build the "
-                    "data with TransferData.from_frames or use source_input='positives'.")
-            x = data.X_source_all[idx].toarray()
-            if self.source_input == "both":
-                x = np.hstack([data.X_source[idx].toarray(), x])
+        x = data.source_matrix(self.source_input, idx).toarray()
         return self._tensor(x), self._tensor(data.U_s[idx])
 
     def _loss_fn(self, data: TransferData) -> LossFn:
@@ -160,6 +148,11 @@ class VAE(TorchMethod):
         self.module_.eval()
         mu, _ = self.module_.encode(*self._inputs(data, np.asarray(user_idx, dtype=np.int64)))
         return mu.cpu().numpy()
+
+    @property
+    def reads_text(self) -> bool:
+        """The VAE reads BERT vectors through u_s (``use_interest``) and the text decoder."""
+        return self.use_interest or self.text_decoder
 
     # --- items never seen in training (new items) ---------------------------------------
     @property
