@@ -12,7 +12,14 @@ from .bootstrap import holm_correction, paired_bootstrap
 from .evaluation import segment_metrics
 
 HEADLINE = "ndcg@10"
-TRANSFER = ("fusion", "adapter", "vae")
+TRANSFER = ("fusion", "adapter", "vae", "score_fusion")
+
+
+def text_verdict(delta: float, p_holm: float | None, alpha: float = 0.05) -> str:
+    """'text wins' / 'control wins' (Holm p < alpha) or 'no significant difference'."""
+    if p_holm is None or not np.isfinite(p_holm) or p_holm >= alpha:
+        return "no significant difference"
+    return "text wins" if delta > 0 else "control wins"
 
 
 def best_and_ties(result: dict, metric: str = HEADLINE, n_resamples: int = 1000, seed: int = 0,
@@ -31,7 +38,9 @@ def leaderboard(result: dict, metrics: Sequence[str] = ("ndcg@10", "recall@10", 
     """One row per method: ``mean [ci_low, ci_high]`` per metric, sorted by NDCG@10.
 
     ``mark``: ★ the best on NDCG@10, ≈ not significantly different from it (paired bootstrap,
-    Holm-adjusted p ≥ ``alpha``).
+    Holm-adjusted p ≥ ``alpha``). With text controls in ``result["controls"]``, the column
+    ``text − control`` gives each text method's NDCG@10 difference to its ``<method>__random``
+    control, its CI, Holm p and the verdict.
     """
     metrics = [m for m in metrics if m in next(iter(result["metrics"].values()))]
     best, p = best_and_ties(result, HEADLINE, n_resamples, seed, alpha)
@@ -44,6 +53,11 @@ def leaderboard(result: dict, metrics: Sequence[str] = ("ndcg@10", "recall@10", 
                       else f"{s['mean']:.4f} [{s['ci_low']:.4f}, {s['ci_high']:.4f}]")
         row["_sort"] = by[HEADLINE]["mean"]
         row["p vs best (Holm)"] = "" if method == best else f"{p[method]:.3g}"
+        c = result.get("controls", {}).get(method, {}).get(HEADLINE)
+        if result.get("controls"):
+            row["text − control"] = "" if c is None else (
+                f"{c['delta']:+.4f} [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}], p={c['p_holm']:.3g}: "
+                f"{text_verdict(c['delta'], c['p_holm'], alpha)}")
         rows.append(row)
     return pd.DataFrame(rows).sort_values("_sort", ascending=False).drop(columns="_sort").set_index("method")
 
@@ -124,11 +138,27 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", segment: str = "co
     best_t = max((m for m in TRANSFER if m in by), key=lambda m: by[m]["mean"], default=None)
     if best_t and ref is not None:
         if by[best_t]["mean"] >= ref:
-            lines.append(f"\nThe best transfer method, **{best_t}**, reaches the {reference} baseline.")
+            c = comps.get(best_t, {})
+            sig = c.get("p_holm") is not None and c["p_holm"] < 0.05
+            lines.append(f"\nThe best transfer method, **{best_t}**, reaches {by[best_t]['mean'] / ref:.3f}× the "
+                         f"{reference} baseline ({'significant' if sig else 'not significant'} after Holm).")
         else:
             lines.append(f"\n**The best transfer method, {best_t}, loses to {reference}** by "
                          f"{ref - by[best_t]['mean']:.3f} {metric} ({100 * (by[best_t]['mean'] - ref) / ref:+.1f}%): "
                          "on this split, a linear item-to-item map from source to target positives is hard to beat.")
+    controls = metrics.get("text_control") or {}
+    if controls:
+        lines.append("\n**Does the text help?** Each method that reads BERT vectors was refitted with random unit "
+                     "vectors of the same shape (its control, `<method>__random`):")
+        for m, c in controls.items():
+            verdict = text_verdict(c[f"delta_{metric}"], c.get("p_holm"))
+            lines.append(f"- **{m}**: BERT {c['bert']:.3f} vs random {c['random']:.3f} "
+                         f"(Δ = {c[f'delta_{metric}']:+.3f}, CI [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
+                         f"Holm p = {c['p_holm']:.3g}): {verdict}.")
+        losers = [m for m, c in controls.items() if text_verdict(c[f"delta_{metric}"], c.get("p_holm")) == "control wins"]
+        if losers:
+            lines.append(f"For {', '.join(losers)} the random vectors do significantly better: there the BERT "
+                         "vectors act as a worse item ID, and the text does not earn its place.")
     zs = by.get("zero_shot", {}).get("mean")
     if zs is not None and pop is not None and zs < pop:
         lines.append(f"Zero-shot BERT ({zs:.3f}) is below Pop: cosine between a source interest vector and target "

@@ -466,3 +466,39 @@ def test_evaluate_methods_errors(rating_true, rating_pred):
         evaluate_methods(rating_true, {"m": rating_pred}, n_candidates={"u1": 10})
     with pytest.raises(DataValidationError, match="n_candidates is smaller"):
         auc(rating_true, rating_pred, n_candidates=3)
+
+
+def test_controls_are_paired_against_their_own_method(workload):
+    """``controls``: each method against its own control (not the reference), same draws, Holm over them."""
+    from rec_helpers import leaderboard
+
+    rating_true, rankings = workload
+    res = evaluate_methods(rating_true, rankings, ks=(10,), n_resamples=200, seed=4, reference="bad",
+                           controls={"good": "bad", "good_copy": "good"})
+    ctl = res["controls"]
+    assert set(ctl) == {"good", "good_copy"}
+    assert ctl["good"]["ndcg@10"]["delta"] == pytest.approx(
+        res["metrics"]["good"]["ndcg@10"]["mean"] - res["metrics"]["bad"]["ndcg@10"]["mean"])
+    assert ctl["good"]["ndcg@10"]["p_holm"] < 0.05 and ctl["good_copy"]["ndcg@10"]["delta"] == 0
+    board = leaderboard.leaderboard(res, n_resamples=50)
+    assert board.loc["good", "text − control"].endswith("text wins")
+    assert board.loc["good_copy", "text − control"].endswith("no significant difference")
+    assert board.loc["bad", "text − control"] == ""
+    with pytest.raises(DataValidationError, match="no ranking"):
+        evaluate_methods(rating_true, rankings, ks=(10,), n_resamples=20, controls={"good": "good__random"})
+
+
+def test_discussion_reports_text_against_control():
+    from rec_helpers.leaderboard import discussion
+
+    def stat(v):
+        return {"ndcg@10": {"mean": v, "ci_low": v - 0.01, "ci_high": v + 0.01}}
+
+    metrics = {"n_users": {"cold_test": 100},
+               "methods": {m: {"cold_test": stat(v)} for m, v in
+                           {"pop": 0.40, "cd_ridge": 0.49, "vae": 0.47, "vae__random": 0.49}.items()},
+               "comparisons": {"vae": {"delta_ndcg@10": -0.02, "ci_low": -0.03, "ci_high": -0.01, "p_holm": 0.01}},
+               "text_control": {"vae": {"bert": 0.47, "random": 0.49, "delta_ndcg@10": -0.02, "ci_low": -0.03,
+                                        "ci_high": -0.01, "p_value": 0.01, "p_holm": 0.01}}}
+    text = discussion(metrics)
+    assert "BERT 0.470 vs random 0.490" in text and "control wins" in text and "does not earn its place" in text

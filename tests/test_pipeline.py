@@ -196,3 +196,36 @@ def test_text_control_switch_off(make_run, tmp_path):
     assert set(pipeline.ensure_rankings(ctx, progress=False)) == {"pop", "zero_shot"}
     pipeline.evaluate_run(ctx)
     assert ctx.run.read_json("metrics.json")["text_control"] == {}
+
+
+def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, synthetic_csv):
+    """cold_test is never read before the final evaluation: change every cold_test user's target
+    ratings and times (positives stay positives, so roles stay the same) and every fitted model
+    (with its cold_valid choices) and every ranking, controls included, stays byte-identical."""
+    from rec_helpers.transfer.registry import METHODS
+
+    fast = {"epochs": 3, "patience": 2}
+    transfer = {"methods": sorted(METHODS), "fusion": fast, "adapter": fast,
+                "vae": {**fast, "hidden": 16, "latent_dim": 4}}
+    cache = str(tmp_path / "cache")
+    a = make_run(tmp_path / "a", encoder={"cache_dir": cache}, transfer=transfer)
+    split = pipeline.ensure_split(a)
+    cold_test = set(split.users.loc[split.users["role"] == "cold_test", "user"])
+    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
+    inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
+    hit = inter["user"].isin(cold_test) & inter["item"].isin(target_items)
+    assert hit.sum() > 0
+    inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
+    inter.loc[hit, "timestamp"] = inter.loc[hit, "timestamp"] + 999
+    changed = tmp_path / "changed.csv"
+    inter.to_csv(changed, index=False)
+    b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, transfer=transfer, data={"interactions": str(changed)})
+    fitted = [set(pipeline.ensure_rankings(ctx, progress=False)) for ctx in (a, b)]
+    assert fitted[0] == fitted[1] and any(n.endswith("__random") for n in fitted[0])
+    assert a.run.file("split/target_test.parquet").read_bytes() != b.run.file("split/target_test.parquet").read_bytes()
+    for name in sorted(fitted[0]):
+        for rel in (f"models/{name}/state.safetensors", f"rankings/{name}.parquet", f"rankings/warm/{name}.parquet"):
+            assert a.run.file(rel).read_bytes() == b.run.file(rel).read_bytes(), rel
+        choices = [{k: v for k, v in ctx.run.read_json(f"models/{name}/history.json").items()
+                    if "seconds" not in k} for ctx in (a, b)]
+        assert choices[0] == choices[1], name
