@@ -10,7 +10,7 @@ CONFIG ?= configs/default.yaml
 PROFILE ?=
 OUT ?=
 
-.PHONY: report test setup fetch clean-venv help
+.PHONY: report test setup fetch sync-notebooks clean-venv help
 
 help:
 	@echo "make report   set up, fetch ML-1M, run the whole suite (default config), print the report path"
@@ -37,6 +37,13 @@ test: setup
 	$(BIN)/rec-suite fetch --dataset ml-100k
 	REC_SUITE_PROFILE=smoke REC_SUITE_HEADLESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
 		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider
+
+# After editing a notebook or its paired py:percent script (jupytext.toml): bring each pair in line (the newer
+# file wins), then strip outputs and execution counts from the .ipynb before committing.
+NOTEBOOKS := $(wildcard notebooks/*.ipynb notebooks/exercises/*.ipynb)
+sync-notebooks: setup
+	$(BIN)/jupytext --sync $(NOTEBOOKS)
+	$(BIN)/python tools/strip_outputs.py $(NOTEBOOKS)
 
 clean-venv:
 	rm -rf $(VENV)
