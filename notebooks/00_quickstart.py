@@ -58,7 +58,7 @@ profile = None                   # None reads $REC_SUITE_PROFILE; "smoke" runs o
 # %%
 ctx = pipeline.start(run_dir, config, profile)
 cfg = ctx.config
-print(f"run folder: {ctx.run.path}")
+print(f"run folder: {ctx.run.display_path}")
 print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: {cfg['seed']}, profile: {cfg['profile']}")
 
 # %% [markdown]
@@ -154,7 +154,7 @@ board = board.sort_values("ndcg@10", ascending=False).round(4)
 display(board)
 px.bar(board.reset_index(names="method"), x="method", y="ndcg@10", color="method", text="ndcg@10",
        title=f"cold_test NDCG@10 ({split.target_test['user'].nunique()} users)").show()
-print(f"quickstart done in {time.perf_counter() - t_start:.0f} s; run folder: {ctx.run.path}")
+print(f"quickstart done in {time.perf_counter() - t_start:.0f} s; run folder: {ctx.run.display_path}")
 
 # %% [markdown]
 # ## 9. Where to go next

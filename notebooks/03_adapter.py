@@ -54,7 +54,7 @@ profile = None                   # None reads $REC_SUITE_PROFILE; "smoke" runs o
 # %%
 ctx = pipeline.start(run_dir, config, profile)
 cfg = ctx.config
-print(f"run folder: {ctx.run.path}")
+print(f"run folder: {ctx.run.display_path}")
 print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: {cfg['seed']}, profile: {cfg['profile']}")
 
 # %% [markdown]

@@ -53,7 +53,7 @@ profile = None                   # None reads $REC_SUITE_PROFILE; "smoke" runs o
 # %%
 ctx = pipeline.start(run_dir, config, profile)
 cfg = ctx.config
-print(f"run folder: {ctx.run.path}")
+print(f"run folder: {ctx.run.display_path}")
 print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: {cfg['seed']}, profile: {cfg['profile']}")
 
 # %% [markdown]
@@ -205,7 +205,7 @@ display(Markdown(leaderboard.discussion(metrics, reference=cfg["evaluation"]["re
 # ## 10. Results recorded
 
 # %%
-print(f"metrics.json of run {ctx.run.path.name.removesuffix('.partial')}:")
+print(f"metrics.json of run {ctx.run.name}:")
 print(json.dumps({m: round(v["cold_test"]["ndcg@10"]["mean"], 4) for m, v in metrics["methods"].items()}, indent=1))
 
 # %% [markdown]

@@ -23,8 +23,9 @@
 # 3. produce a shareable HTML report with pseudonymised user ids.
 #
 # Run it on its own with papermill, e.g.
-# `papermill notebooks/07_report.ipynb report.ipynb -p runs '["runs/default-A", "runs/time-B"]'`;
-# with `runs = []` it reports on the current run folder.
+# `papermill notebooks/07_report.ipynb cmp.ipynb -p runs '["runs/default-A", "runs/time-B"]'`, or as
+# `rec-suite compare runs/default-A runs/time-B --out cmp` (which also exports the HTML). Given `runs`, it only
+# reads those finished run folders (nothing is built); with `runs = []` it reports on its own run folder.
 
 # %% [markdown]
 # ## 1. Imports
@@ -33,33 +34,25 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rec_helpers import leaderboard, pipeline, plots, report
+from rec_helpers import plots, report
 
 plots.setup_notebook()
 
 # %% [markdown]
 # ## 2. Parameters
 #
-# `runs` lists run folders to compare; empty means this run only.
+# `runs` lists finished run folders to compare (a list, or the JSON/YAML string `papermill -p runs '[...]'` passes);
+# empty means this run only.
 
 # %% tags=["parameters"]
 # Parameters: papermill and `rec-suite run` replace this cell's values.
 run_dir = None                   # None -> runs/notebooks-<profile>-<hash>: one folder per parameter set
 config = "configs/default.yaml"  # a YAML path (relative to the project root) or a resolved dict
 profile = None                   # None reads $REC_SUITE_PROFILE; "smoke" runs on ML-100K in seconds
-runs = []                        # run folders to collate, e.g. ["runs/default-A", "runs/time-B"]
+runs = []                        # finished run folders to collate, e.g. ["runs/default-A", "runs/time-B"]
 
 # %%
-ctx = pipeline.start(run_dir, config, profile)
-cfg = ctx.config
-print(f"run folder: {ctx.run.path}")
-print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: {cfg['seed']}, profile: {cfg['profile']}")
-
-# %%
-if not ctx.run.has("metrics.json"):   # standalone use: evaluate this run first
-    pipeline.ensure_rankings(ctx)
-    pipeline.evaluate_run(ctx)
-run_dirs = list(runs) or [str(ctx.run.path)]
+run_dirs = report.report_runs(runs, run_dir, config, profile)   # runs given: read only; else this run, evaluated
 pd.DataFrame([report.run_summary(d) for d in run_dirs]).drop(columns="path")
 
 # %% [markdown]
@@ -82,9 +75,8 @@ report.comparison_chart(tidy, "recall@20").show()
 # Written from each run's `metrics.json`.
 
 # %%
-for d in run_dirs:
-    display(Markdown(f"### {report.run_summary(d)['run']}\n\n"
-                     + leaderboard.discussion(report.read_metrics(d), cfg["evaluation"]["reference"])))
+for d in run_dirs:   # each run against the reference its own config names
+    display(Markdown(f"### {report.run_summary(d)['run']}\n\n" + report.run_discussion(d)))
 
 # %% [markdown]
 # ## 5. Privacy

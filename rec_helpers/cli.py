@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .errors import RecHelpersError
+from .errors import RecHelpersError, RunInterrupted
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -25,8 +25,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     res = run_suite(args.config, args.out, args.profile, notebooks=args.only, log_output=args.verbose)
-    print(f"\nRun folder: {res.run_dir}\nReport:     {res.report}\n"
+    print(f"\nRun folder: {_show(res.run_dir)}\nReport:     {_show(res.report)}\n"
           f"Total:      {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _show(path) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .suite import compare_runs
+
+    t0 = time.perf_counter()
+    res = compare_runs(args.runs, args.out)
+    print(f"Compared:  {', '.join(res.runs)}\nReport:    {_show(res.report)}\n"
+          f"Notebook:  {_show(res.notebook)}\nTotal:     {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -57,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--only", nargs="+", default=None, help="run only these notebooks (prefixes such as 01 02)")
     r.add_argument("--verbose", action="store_true", help="stream notebook output")
     r.set_defaults(func=_cmd_run)
+    c = sub.add_parser("compare", help="report several finished runs side by side (notebook 07) as HTML")
+    c.add_argument("runs", nargs="+", help="run folders, e.g. runs/default-20261122-060144 runs/smoke-1")
+    c.add_argument("--out", required=True, help="new folder for index.html, 07_report.ipynb and assets/")
+    c.set_defaults(func=_cmd_compare)
     e = sub.add_parser("export", help="copy a run's rankings for sharing, user ids pseudonymised (salted hash)")
     e.add_argument("run", help="run folder, e.g. runs/default-20261122-060144")
     e.add_argument("--out", default=None, help="folder; default <run>/export")
@@ -71,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except RunInterrupted as e:
+        print(f"rec-suite: {e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("rec-suite: interrupted", file=sys.stderr)
+        return 130
     except RecHelpersError as e:
         print(f"rec-suite: error: {e}", file=sys.stderr)
         return 2

@@ -24,3 +24,7 @@ class CacheError(RecHelpersError):
 
 class RunFolderError(RecHelpersError):
     """A run folder is missing an artifact or would be overwritten."""
+
+
+class RunInterrupted(RecHelpersError):
+    """Ctrl-C during ``rec-suite run`` / ``compare``: names the notebook and where the partial run is."""

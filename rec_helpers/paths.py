@@ -30,6 +30,26 @@ def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
     return p if p.is_absolute() else (root or project_root()) / p
 
 
+def resolve_run_dir(run_dir: str | os.PathLike) -> Path:
+    """A run folder: absolute as given; relative from the current folder when it names a run folder
+    there (``".."`` in a notebook saved in ``<run>/notebooks/``: the run it belongs to, wherever that
+    folder was moved), else relative to the project root, like every other path."""
+    p = Path(run_dir).expanduser()
+    if p.is_absolute():
+        return p
+    here = Path.cwd() / p
+    if (here / "manifest.json").is_file():
+        return here.resolve()
+    if p.parts and p.parts[0] == "..":
+        from .errors import RunFolderError
+
+        raise RunFolderError(
+            f"run_dir {str(run_dir)!r} names a run folder relative to the current folder ({Path.cwd()}), "
+            "but there is none there. A notebook saved in a run folder uses run_dir='..': open it from that "
+            "run's notebooks/ folder (papermill: --cwd <run>/notebooks), or pass run_dir explicitly.")
+    return resolve(p)
+
+
 def data_dir(root: Path | None = None) -> Path:
     """The data cache folder (``data/`` under the project root unless ``$REC_SUITE_DATA``)."""
     if os.environ.get("REC_SUITE_DATA"):

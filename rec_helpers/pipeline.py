@@ -21,7 +21,7 @@ import pandas as pd
 from .config import config_hash, load_config
 from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
 from .errors import ConfigError, RunFolderError
-from .paths import resolve
+from .paths import resolve, resolve_run_dir
 from .runfolder import RunFolder
 from .splits import SPLIT_FILES, Split
 
@@ -64,7 +64,7 @@ def start(run_dir: str | os.PathLike | None = None, config: str | Mapping | None
     cfg = load_config(config, profile, overrides)
     if run_dir is None:
         run_dir = Path("runs") / f"notebooks-{cfg['profile'] or 'default'}-{config_hash(cfg)}"
-    run = RunFolder.create(resolve(run_dir))
+    run = RunFolder.create(resolve_run_dir(run_dir))  # ".." in a saved notebook: the run folder it lives in
     m = run.manifest
     if "config" not in m:
         run.update_manifest(config=cfg, packages=package_versions(),

@@ -12,8 +12,14 @@ TEMPLATE = "plotly_white"
 
 
 def setup_notebook() -> None:
-    """Render plotly in JupyterLab (mimetype) and in exported HTML (embedded plotly.js, works offline)."""
-    pio.renderers.default = "plotly_mimetype+notebook"
+    """Show figures as plotly's mimetype (``application/vnd.plotly.v1+json``): the figure's JSON only.
+
+    JupyterLab (and Notebook 7, VS Code) draw it with their plotly renderer, offline; the HTML
+    report turns each figure into a ``Plotly.newPlot`` call with plotly.js loaded once per page
+    from ``report/assets/`` (``rec_helpers.suite.plotly_outputs_to_html``). No output embeds
+    plotly.js (4.8 MB) or asks a CDN for it.
+    """
+    pio.renderers.default = "plotly_mimetype"
     pio.templates.default = TEMPLATE
 
 

@@ -9,9 +9,92 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from .errors import RunFolderError
+from .errors import ConfigError, RunFolderError
 from .paths import resolve
 from .runfolder import RunFolder
+
+
+def parse_runs(runs) -> list[str]:
+    """The run folders of 07's ``runs`` parameter, as a list of strings.
+
+    Accepts a list (the suite runner, ``pipeline``) or the string papermill's ``-p runs '...'``
+    passes: JSON or YAML (``'["runs/a", "runs/b"]'``, ``'[runs/a, runs/b]'``), or a single folder
+    (``runs/a``). ``None``, ``""`` and ``[]`` mean "no runs" (07 then reports on its own run).
+    """
+    import yaml
+
+    if runs is None:
+        return []
+    if isinstance(runs, (str, bytes)):
+        text = runs.decode() if isinstance(runs, bytes) else runs
+        if not text.strip():
+            return []
+        try:
+            runs = yaml.safe_load(text)  # JSON is YAML too
+        except yaml.YAMLError as e:
+            raise ConfigError(f"runs={text!r} is neither a list nor a run folder ({e}). "
+                              """Fix: pass a list, e.g. -p runs '["runs/a", "runs/b"]'.""") from e
+        if isinstance(runs, str):
+            runs = [runs]
+    if isinstance(runs, (os.PathLike,)):
+        runs = [runs]
+    if not isinstance(runs, (list, tuple)):
+        raise ConfigError(f"runs must be a list of run folders, got {runs!r}. "
+                          """Fix: e.g. -p runs '["runs/a", "runs/b"]'.""")
+    out = []
+    for r in runs:
+        if not isinstance(r, (str, os.PathLike)) or not str(r).strip():
+            raise ConfigError(f"runs holds {r!r}, which is not a run folder path. "
+                              """Fix: e.g. -p runs '["runs/a", "runs/b"]'.""")
+        out.append(os.fspath(r))
+    return out
+
+
+def locate_run(run_dir: str | os.PathLike) -> Path:
+    """A run folder path: absolute as given; relative from the current folder when a folder is there
+    (``rec-suite compare`` runs 07 in the comparison folder with ``runs`` relative to it), else from
+    the project root."""
+    p = Path(run_dir).expanduser()
+    if not p.is_absolute() and (Path.cwd() / p).is_dir():
+        return (Path.cwd() / p).resolve()
+    return resolve(p)
+
+
+def require_run(run_dir: str | os.PathLike) -> Path:
+    """A finished run folder (with ``metrics.json``), resolved; a clear error when it is not one."""
+    p = locate_run(run_dir)
+    if not p.is_dir():
+        hint = " (it is still being built or failed: its name ends in .partial)" if p.name.endswith(".partial") else ""
+        raise RunFolderError(f"{run_dir} is not a run folder: {p} does not exist{hint}. "
+                             "Fix: pass finished run folders, e.g. runs/default-20260101-120000.")
+    if not (p / "metrics.json").is_file():
+        raise RunFolderError(f"{run_dir} has no metrics.json, so it cannot be compared; run 06_evaluation.ipynb for it "
+                             "first (or the whole suite with rec-suite run).")
+    return p
+
+
+def report_runs(runs=None, run_dir=None, config=None, profile=None) -> list[str]:
+    """What notebook 07 reports on, as absolute paths: the finished run folders of ``runs`` when given
+    (nothing is built, no run folder is created), else its own run, evaluated first if needed."""
+    named = parse_runs(runs)
+    if named:
+        return [str(require_run(r)) for r in named]
+    from . import pipeline
+
+    ctx = pipeline.start(run_dir, config, profile)
+    if not ctx.run.has("metrics.json"):   # standalone use: evaluate this run first
+        pipeline.ensure_rankings(ctx)
+        pipeline.evaluate_run(ctx)
+    return [str(ctx.run.path)]
+
+
+def run_discussion(run_dir: str | os.PathLike) -> str:
+    """The generated "what the numbers say" of one run, against the reference its own config names."""
+    from .leaderboard import discussion
+
+    run = RunFolder(resolve(run_dir))
+    reference = run.manifest.get("config", {}).get("evaluation", {}).get("reference") or "cd_ridge"
+    return discussion(read_metrics(run_dir), reference)
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict:
@@ -28,8 +111,7 @@ def run_summary(run_dir: str | os.PathLike) -> dict:
     run = RunFolder(resolve(run_dir))
     m, man = read_metrics(run_dir), run.manifest
     cfg = man.get("config", {})
-    name = run.path.name.removesuffix(".partial")  # the suite runner renames it when the run succeeds
-    return {"run": name, "path": str(run.path), "dataset": m["dataset"], "split": m["split"],
+    return {"run": run.name, "path": str(run.path), "dataset": m["dataset"], "split": m["split"],
             "beta": cfg.get("split", {}).get("cold_test_frac"), "seed": m["seed"],
             "cold_test users": m["n_users"].get("cold_test"), "methods": len(m["methods"]),
             "suite seconds": man.get("timings", {}).get("suite_total")}

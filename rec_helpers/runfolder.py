@@ -107,6 +107,22 @@ class RunFolder:
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
 
+    @property
+    def name(self) -> str:
+        """The run's name: its folder's name, without the ``.partial`` the suite runner builds it under."""
+        return self.path.name.removesuffix(".partial")
+
+    @property
+    def display_path(self) -> str:
+        """How notebooks and reports name the run: relative to the project root when it lies inside
+        it (``runs/smoke-20260101-120000``), else by its name; never an absolute local path."""
+        from .paths import project_root
+
+        try:
+            return self.path.with_name(self.name).relative_to(project_root()).as_posix()
+        except ValueError:
+            return self.name
+
     @classmethod
     def create(cls, path: str | os.PathLike, exist_ok: bool = True) -> "RunFolder":
         """Make the folder (and a manifest). ``exist_ok=False`` refuses an existing run."""

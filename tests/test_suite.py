@@ -15,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from rec_helpers.cli import main as cli_main
 from rec_helpers.errors import RunFolderError
+from rec_helpers.paths import resolve_run_dir
 from rec_helpers.suite import NotebookFailed, discover_notebooks, run_suite
 
 PARAMS = "run_dir = None\nconfig = None\nprofile = None\n"
@@ -67,14 +68,21 @@ def test_suite_executes_notebooks_in_order_into_the_run_folder(ok_suite):
     assert not list(out.rglob("*.tmp"))
 
 
-def test_saved_notebooks_point_at_the_final_run_folder(ok_suite):
-    """Re-running a saved notebook must use this run, not the vanished ``r1.partial``."""
+def test_saved_notebooks_point_at_the_final_run_folder(ok_suite, monkeypatch):
+    """Re-running a saved notebook must use this run, not the vanished ``r1.partial``: its run_dir is
+    relative to the notebook's own folder (so it also survives moving the run folder) and names no
+    absolute local path."""
     out = ok_suite["out"]
     for name in ("01_first.ipynb", "02_second.ipynb"):
         nb = nbformat.read(out / "notebooks" / name, as_version=4)
         cell = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         line = next(ln for ln in cell.source.splitlines() if ln.startswith("run_dir = "))
-        assert ast.literal_eval(line.split("=", 1)[1].strip()) == str(out), name
+        value = ast.literal_eval(line.split("=", 1)[1].split("#")[0].strip())
+        assert not Path(value).is_absolute(), name
+        monkeypatch.chdir(out / "notebooks")                            # where JupyterLab runs a saved notebook
+        assert resolve_run_dir(value) == out.resolve(), name
+        assert nb.metadata["papermill"]["parameters"]["run_dir"] == value
+        assert str(out.parent) not in nbformat.writes(nb), name
     assert ".partial" not in (out / "report" / "01_first.html").read_text()
 
 
@@ -143,3 +151,58 @@ def test_failing_notebook_names_the_notebook_and_error_and_keeps_only_the_partia
     timings = json.loads((partial / "manifest.json").read_text())["timings"]
     assert set(timings) == {"notebook:01_fine.ipynb", "notebook:02_broken.ipynb"}
     assert not (partial / "report").exists()
+
+
+@pytest.mark.parametrize("when", ["kernel-starting", "cell-running"])
+def test_ctrl_c_ends_with_one_line_naming_the_notebook_and_the_partial_run(tmp_path, when):
+    """A real Ctrl-C (SIGINT to the runner's process group, as a terminal sends it) while the kernel is
+    still starting, or while a cell runs."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.name != "posix":
+        pytest.skip("process groups and SIGINT as on a POSIX terminal")
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    write_notebook(nbs / "01_slow.ipynb", "import time\nfrom pathlib import Path\n"
+                   "Path(run_dir, 'cell-started').touch()\ntime.sleep(60)")
+    out = tmp_path / "runs" / "r3"
+    script = ("import sys\nfrom rec_helpers import cli, suite\n"
+              f"suite.NOTEBOOKS_DIR_FOR_TEST = {str(nbs)!r}\n"
+              "orig = suite.discover_notebooks\n"
+              "suite.discover_notebooks = lambda d=None, only=None: orig(suite.NOTEBOOKS_DIR_FOR_TEST, only)\n"
+              f"sys.exit(cli.main(['run', '--profile', '', '--out', {str(out)!r}]))\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("REC_SUITE_PROFILE", None)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 120
+        partial = out.with_name("r3.partial")
+        marker = partial / ("notebooks/01_slow.ipynb" if when == "kernel-starting" else "cell-started")
+        while time.time() < deadline and not marker.is_file():
+            time.sleep(0.05)
+        assert marker.is_file(), f"{marker} never appeared"
+        os.killpg(proc.pid, signal.SIGINT)                      # what Ctrl-C in a terminal does
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, (stdout, stderr)
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, stderr                              # no traceback, no ZMQ noise
+    assert "interrupted in 01_slow.ipynb" in lines[0] and str(out.with_name("r3.partial")) in lines[0]
+    assert "Traceback" not in stdout + stderr and "without encryption" not in stdout + stderr
+    assert not out.exists() and out.with_name("r3.partial").is_dir()
+
+
+def test_kernels_are_not_started_over_plain_tcp(ok_suite, capfd, tmp_path, monkeypatch):
+    """The 'Kernel is running over TCP without encryption' warning (once per notebook) is gone."""
+    monkeypatch.delenv("REC_SUITE_PROFILE", raising=False)
+    run_suite(None, out=tmp_path / "r4", profile="", notebooks_dir=ok_suite["notebooks"])
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.out + captured.err
