@@ -34,7 +34,8 @@ import pandas as pd
 
 from rec_helpers import pipeline, plots
 from rec_helpers.datasets import load_dataset
-from rec_helpers.preprocess import dedup_latest, drop_invalid, k_core, positives, sample_users, user_zscore
+from rec_helpers.preprocess import (dedup_latest, drop_invalid, k_core, positives, require_rows_left, sample_users,
+                                    user_zscore)
 from rec_helpers.splits import genre_domains, overlapping_users, split_by_genre, split_by_time
 
 plots.setup_notebook()
@@ -90,6 +91,7 @@ inter = sample_users(inter, cfg["data"]["sample_users"], ctx.seed)
 counts["after user sample"] = len(inter)
 inter = k_core(inter, cfg["data"]["min_user_interactions"], cfg["data"]["min_item_interactions"])
 counts["after k-core"] = len(inter)
+require_rows_left(inter, cfg["data"], counts["after user sample"])   # a named error, not an empty frame
 print("invalid rows by reason:", invalid, "| duplicates removed:", n_dup)
 pd.Series(counts, name="interactions").to_frame()
 

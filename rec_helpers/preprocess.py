@@ -57,6 +57,15 @@ def k_core(inter: pd.DataFrame, min_user: int = 0, min_item: int = 0) -> pd.Data
             return out.reset_index(drop=True)
 
 
+def require_rows_left(inter: pd.DataFrame, cfg: Mapping, before: int) -> None:
+    """DataValidationError when the k-core of ``cfg`` (the ``data`` section) removed every interaction."""
+    if len(inter) == 0:
+        raise DataValidationError(
+            f"the k-core (data.min_user_interactions={cfg.get('min_user_interactions', 0)}, "
+            f"data.min_item_interactions={cfg.get('min_item_interactions', 0)}) removed every interaction "
+            f"({before:,} before it). Fix: lower those sizes (0 turns the k-core off).")
+
+
 def positives(inter: pd.DataFrame, threshold: float = DEFAULT_POSITIVE_THRESHOLD) -> pd.DataFrame:
     """Rows whose rating is at least ``threshold`` (SPEC §3: ratings >= 4 by default)."""
     return inter[inter[COL_RATING] >= threshold]
@@ -91,11 +100,7 @@ def clean(inter: pd.DataFrame, items: pd.DataFrame, cfg: Mapping, seed: int) -> 
     counts["after_sample_users"] = len(inter)
     inter = k_core(inter, int(cfg.get("min_user_interactions", 0)), int(cfg.get("min_item_interactions", 0)))
     counts["after_k_core"] = len(inter)
-    if len(inter) == 0:
-        raise DataValidationError(
-            f"the k-core (data.min_user_interactions={cfg.get('min_user_interactions', 0)}, "
-            f"data.min_item_interactions={cfg.get('min_item_interactions', 0)}) removed every interaction "
-            f"({counts['after_sample_users']:,} before it). Fix: lower those sizes (0 turns the k-core off).")
+    require_rows_left(inter, cfg, counts["after_sample_users"])
     if cfg.get("normalise_ratings", False):
         inter = inter.assign(rating_z=user_zscore(inter))
     return inter, counts
