@@ -89,6 +89,15 @@ def _read_member(zf: zipfile.ZipFile, suffix: str) -> bytes:
     return zf.read(names[0])
 
 
+def _read_optional(zf: zipfile.ZipFile, suffix: str, inter: pd.DataFrame, **read_kw) -> pd.DataFrame:
+    """The user demographics file (``users.dat`` / ``u.user``) when the zip has it, else just the user ids
+    of the ratings: the suite never uses demographics, so a zip without them still loads."""
+    names = [n for n in zf.namelist() if n.endswith(suffix)]
+    if not names:
+        return pd.DataFrame({"user": sorted(inter["user"].dropna().unique())})
+    return pd.read_csv(io.BytesIO(zf.read(names[0])), **read_kw)
+
+
 def _split_title_year(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     m = raw.str.extract(_TITLE_YEAR)
     title = m["title"].fillna(raw).str.strip()
@@ -96,12 +105,13 @@ def _split_title_year(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def load_grouplens_zip(path: str | os.PathLike) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Read the official ``ml-1m.zip`` or ``ml-100k.zip`` (files in latin-1)."""
+    """Read the official ``ml-1m.zip`` (``ratings.dat``, ``movies.dat``) or ``ml-100k.zip`` (``u.data``,
+    ``u.item``), files in latin-1. The demographics (``users.dat`` / ``u.user``) are read when present."""
     if not zipfile.is_zipfile(path):
         raise DataValidationError(
             f"{path} is not a zip file; source='grouplens' reads the official ml-1m.zip or ml-100k.zip from "
-            "grouplens.org (ml-100k.zip needs u.data, u.item and u.user). Fix: download it again, unextracted, "
-            "or load extracted files with source='custom'.")
+            "grouplens.org (ml-100k.zip needs u.data and u.item; u.user is optional). Fix: download it again, "
+            "unextracted, or load extracted files with source='custom'.")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         if any(n.endswith("ratings.dat") for n in names):
@@ -109,8 +119,8 @@ def load_grouplens_zip(path: str | os.PathLike) -> tuple[str, pd.DataFrame, pd.D
             dat = dict(sep="::", engine="python", header=None, encoding="latin-1", dtype=str)
             inter = pd.read_csv(io.BytesIO(_read_member(zf, "ratings.dat")), names=["user", "item", "rating", "timestamp"], **dat)
             movies = pd.read_csv(io.BytesIO(_read_member(zf, "movies.dat")), names=["item", "raw", "genres"], **dat)
-            users = pd.read_csv(io.BytesIO(_read_member(zf, "users.dat")),
-                                names=["user", "gender", "age", "occupation", "zip_code"], **dat)
+            users = _read_optional(zf, "users.dat", inter, names=["user", "gender", "age", "occupation", "zip_code"],
+                                   **dat)
             movies["title"], movies["year"] = _split_title_year(movies["raw"])
             items = movies[["item", "title", "year", "genres"]]
         elif any(n.endswith("u.data") for n in names):
@@ -124,8 +134,8 @@ def load_grouplens_zip(path: str | os.PathLike) -> tuple[str, pd.DataFrame, pd.D
             movies["genres"] = flags.apply(lambda r: GENRE_SEP.join(g for g, f in r.items() if f and g != "unknown"), axis=1)
             movies["title"], movies["year"] = _split_title_year(movies["raw"])
             items = movies[["item", "title", "year", "genres"]]
-            users = pd.read_csv(io.BytesIO(_read_member(zf, "u.user")), sep="|", header=None, dtype=str,
-                                names=["user", "age", "gender", "occupation", "zip_code"])
+            users = _read_optional(zf, "u.user", inter, sep="|", header=None, dtype=str,
+                                   names=["user", "age", "gender", "occupation", "zip_code"])
         else:
             raise DataValidationError(
                 f"{path} is neither the GroupLens ml-1m zip (ratings.dat) nor ml-100k (u.data). "

@@ -168,6 +168,18 @@ def test_grouplens_ml100k_zip_genre_flags(grouplens_ml100k_zip):
     assert ds.users.set_index("user").loc["186", "zip_code"] == "00000"   # kept as text
 
 
+def test_grouplens_zip_without_demographics_loads(grouplens_ml100k_zip, tmp_path):
+    """u.user (and users.dat) are optional: the suite never uses demographics."""
+    slim = tmp_path / "ml-100k-slim.zip"
+    with zipfile.ZipFile(grouplens_ml100k_zip) as src, zipfile.ZipFile(slim, "w") as dst:
+        for name in src.namelist():
+            if not name.endswith("u.user"):
+                dst.writestr(name, src.read(name))
+    ds = load_movielens("ml-100k", source="grouplens", path=slim)
+    assert ds.users["user"].tolist() == ["186", "196"]
+    assert ds.interactions["user"].tolist() == ["196", "186", "196"]
+
+
 def test_grouplens_name_must_match_the_zip(grouplens_ml100k_zip):
     with pytest.raises(DataValidationError, match=r"asked for 'ml-1m'.*holds 'ml-100k'"):
         load_movielens("ml-1m", source="grouplens", path=grouplens_ml100k_zip)
