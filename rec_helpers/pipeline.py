@@ -7,6 +7,7 @@ reused afterwards; a run folder built with other parameters is never overwritten
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import platform
 import shutil
@@ -18,6 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import whitening
 from .config import config_hash, load_config
 from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
 from .errors import ConfigError, RunFolderError
@@ -178,6 +180,47 @@ def interest_vectors(cfg: Mapping, interactions: pd.DataFrame, items: pd.DataFra
     raise ConfigError(f"unknown interest.method {icfg['method']!r}; use 'mean' or 'text'")
 
 
+def finetuned_vectors(ctx: Context, split: Split, encoder, frozen: np.ndarray, show_progress: bool = True):
+    """Item vectors from the encoder with LoRA adapters trained on warm users' target positives.
+
+    The adapter is cached under ``<encoder.cache_dir>/lora/<fingerprint>/`` (a warm run skips the
+    training) and copied into the run folder (``embeddings/lora/``, adapter weights only).
+    Returns ``(vectors, encoder, info)``.
+    """
+    from . import finetune
+    from .embedding_cache import encode_cached
+
+    ecfg, seed = ctx.config["encoder"], ctx.seed
+    params = finetune.check_params(dict(ecfg.get("finetune") or {}))
+    users = split.users["user"].to_numpy()
+    u_s = interest_vectors(ctx.config, split.source, split.items, split.items[COL_ITEM].to_numpy(), frozen, users,
+                           encoder, show_progress)
+    target = split.items[COL_DOMAIN].isin(["target", "both"]).to_numpy()
+    tgt_ids = split.items.loc[target, COL_ITEM].to_numpy()
+    texts = split.items.loc[target, COL_TEXT].tolist()
+    thr = float(ctx.config["data"]["positive_threshold"])
+    pos = split.target_train[split.target_train["rating"] >= thr]  # warm users only, by construction
+    pairs = np.stack([pd.Index(users).get_indexer(pos["user"]), pd.Index(tgt_ids).get_indexer(pos[COL_ITEM])], axis=1)
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    cache_dir = resolve(ecfg["cache_dir"])
+    key = finetune.adapter_key(encoder, params, texts, pairs, u_s, seed)
+    adapter = cache_dir / "lora" / key
+    hit = finetune.is_adapter_dir(adapter)
+    if not hit:
+        adapter.parent.mkdir(parents=True, exist_ok=True)
+        finetune.train_lora(encoder, texts, pairs, u_s, adapter, params, seed=seed, progress=show_progress)
+    for name in (*finetune.ADAPTER_FILES, "history.json"):
+        ctx.run.write_bytes(f"embeddings/lora/{name}", (adapter / name).read_bytes())
+    tuned = finetune.LoraEncoder(ecfg["model"], adapter, pooling=encoder.pooling, max_length=encoder.max_length,
+                                 batch_size=encoder.batch_size, device=encoder.device)
+    vectors, _ = encode_cached(tuned, split.items[COL_TEXT].tolist(), cache_dir=cache_dir, show_progress=show_progress)
+    hist = json.loads((adapter / "history.json").read_text())
+    info = {"key": key, "cache_hit": hit, "steps_run": hist["steps_run"], "train_seconds": round(hist["train_seconds"], 1),
+            "stopped_by": hist["stopped_by"], "loss_first": hist["loss"][0], "loss_last": float(np.mean(hist["loss"][-10:])),
+            "adapter_bytes": (adapter / "adapter_model.safetensors").stat().st_size}
+    return vectors, tuned, info
+
+
 def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
     from .embedding_cache import encode_cached
@@ -197,6 +240,12 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     texts = split.items[COL_TEXT].tolist()
     vectors, cache = encode_cached(encoder, texts, cache_dir=resolve(ctx.config["encoder"]["cache_dir"]),
                                    show_progress=show_progress)
+    tuned = None
+    if (ctx.config["encoder"].get("finetune") or {}).get("enabled"):
+        vectors, encoder, tuned = finetuned_vectors(ctx, split, encoder, vectors, show_progress)
+    raw_anisotropy = whitening.mean_cosine(vectors, seed=ctx.seed)
+    if ctx.config["encoder"].get("whiten"):  # an unsupervised map of the item texts (no interactions)
+        vectors = whitening.whiten(vectors, ctx.config["encoder"]["whiten"])
     t_items = time.perf_counter() - t0
     item_ids = split.items[COL_ITEM].to_numpy()
     users = split.users["user"].to_numpy()
@@ -213,6 +262,9 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     info = {"model": ctx.config["encoder"]["model"], "fingerprint": encoder.fingerprint, "dim": int(vectors.shape[1]),
             "pooling": encoder.pooling, "max_length": encoder.max_length, "device": str(encoder.device),
             "n_items": len(texts), "cache_hit": bool(cache["hit"]), "cache_key": cache["key"],
+            "whiten": ctx.config["encoder"].get("whiten"), "mean_cosine_raw": round(raw_anisotropy, 4),
+            "finetune": tuned,
+            "mean_cosine": round(whitening.mean_cosine(vectors, seed=ctx.seed), 4),
             "item_seconds": round(t_items, 3), "user_seconds": round(t_users, 3),
             "items_per_second": None if cache["hit"] else round(len(texts) / max(t_items, 1e-9), 1)}
     run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
@@ -415,6 +467,7 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     bootstrap with Holm's correction. Returns the evaluation results (with per-user tables).
     """
     from .evaluation import evaluate_methods
+    from .metrics import headline_metric
 
     ecfg = ctx.config["evaluation"]
     names = [m for m in (methods or ctx.config["transfer"]["methods"])]
@@ -437,7 +490,7 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
                                              controls=controls, **common),
                "warm": evaluate_methods(split.target_warm_test, read_rankings(ctx.run, names, "warm"), **common)}
     seconds = time.perf_counter() - t0
-    main = f"ndcg@{10 if 10 in ecfg['ks'] else max(ecfg['ks'])}"
+    main = headline_metric(ecfg["ks"])
     metrics = {
         "dataset": ctx.config["data"]["dataset"], "split": ctx.config["split"]["kind"], "seed": ctx.seed,
         "k": list(ecfg["ks"]), "n_resamples": int(ecfg["n_resamples"]), "confidence": 0.95,

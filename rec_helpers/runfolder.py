@@ -175,6 +175,12 @@ class RunFolder:
     def write_npy(self, rel: str, arr: np.ndarray) -> Path:
         return write_npy(self.file(rel), arr)
 
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Write raw bytes (e.g. a copied safetensors file), atomically."""
+        with atomic_path(self.file(rel)) as tmp:
+            tmp.write_bytes(data)
+        return self.file(rel)
+
     def read_npy(self, rel: str) -> np.ndarray:
         p = self.require(rel)
         try:

@@ -289,6 +289,14 @@ def validate_config_values(cfg: Mapping) -> None:
         template_fields(enc["template"])
     except Exception as e:
         raise ConfigError(f"encoder.template: {e}") from e
+    if enc.get("finetune") is not None:
+        if not isinstance(enc["finetune"], dict):
+            raise ConfigError(f"encoder.finetune must be a mapping such as {{enabled: true, steps: 150}}, got {enc['finetune']!r}")
+        from .finetune import check_params
+
+        check_params(enc["finetune"])
+    if enc.get("whiten") not in (None, "zca", "pca"):
+        raise ConfigError(f"encoder.whiten must be null (off), 'zca' or 'pca', got {enc.get('whiten')!r}")
     if not isinstance(enc.get("cache_dir"), str):
         raise ConfigError(f"encoder.cache_dir must be a folder path, got {enc.get('cache_dir')!r}")
     hl = cfg["interest"].get("half_life_days")
