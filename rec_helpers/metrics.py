@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K
+from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K, HEADLINE_K
 from .errors import DataValidationError
 
 # Metric short names, in the column order of ``ranking_metrics``.
@@ -45,6 +45,12 @@ RANKING_METRICS = ("precision", "recall", "f1", "hr", "ndcg", "mrr", "map")
 def metric_label(metric: str, k: int) -> str:
     """Column name of a metric at a cutoff, e.g. ``metric_label("ndcg", 10) == "ndcg@10"``."""
     return f"{metric}@{k}"
+
+
+def headline_metric(ks: Sequence[int]) -> str:
+    """The headline metric of an evaluation at cutoffs ``ks``: ``constants.HEADLINE`` (NDCG@10),
+    or NDCG at the largest cutoff when 10 is not among them."""
+    return metric_label("ndcg", HEADLINE_K if HEADLINE_K in ks else max(ks))
 
 
 # --- input checks --------------------------------------------------------------------------
@@ -231,20 +237,31 @@ def _fit_width(a: np.ndarray, width: int) -> np.ndarray:
     return np.pad(a, ((0, 0), (0, width - a.shape[1])))
 
 
+def ndcg_values(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k per row of a boolean hit matrix (``hits[u, r-1]``: the item at rank r is relevant),
+    the one NDCG of the suite: DCG = sum_{r<=k} H_r / log2(r+1), IDCG = sum_{r<=min(k,R)} 1 / log2(r+1).
+
+    Entry points: :func:`ndcg_at_k` (ranking frames) and
+    :func:`rec_helpers.transfer.ranking.ndcg_at_k` (score matrices). NaN for rows with R = 0.
+    """
+    discount = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
+    dcg = np.cumsum(_fit_width(hits, k).astype(np.float64) * discount, axis=1)[:, k - 1]
+    idcg = np.concatenate(([0.0], np.cumsum(discount)))[np.minimum(k, n_relevant)]
+    with np.errstate(invalid="ignore"):
+        return dcg / idcg
+
+
 def ranking_values(hm: HitMatrix, ks: Sequence[int] = DEFAULT_K) -> dict[str, np.ndarray]:
     """Every metric of ``RANKING_METRICS`` at every k, per user, from one pass over ``H``.
 
-    Cumulative sums over rank r = 1..max(k):  hits(r) = sum H, DCG(r) = sum H / log2(r+1),
-    AP-sum(r) = sum H_r hits(r) / r; IDCG(m) = sum_{r<=m} 1 / log2(r+1).
+    Cumulative sums over rank r = 1..max(k):  hits(r) = sum H, AP-sum(r) = sum H_r hits(r) / r;
+    NDCG from :func:`ndcg_values`.
     """
     ks = check_ks(ks)
     H = _fit_width(hm.hits, max(ks)).astype(np.float64)
     pos = np.arange(1, H.shape[1] + 1, dtype=np.float64)
-    discount = 1.0 / np.log2(pos + 1.0)
     n_hits = np.cumsum(H, axis=1)
-    dcg = np.cumsum(H * discount, axis=1)
     ap_sum = np.cumsum(H * n_hits / pos, axis=1)
-    idcg = np.concatenate(([0.0], np.cumsum(discount)))
     first_hit = np.where(H.any(axis=1), H.argmax(axis=1) + 1.0, np.inf)
     R = hm.n_relevant.astype(np.float64)
     per_k: dict[int, dict[str, np.ndarray]] = {}
@@ -257,7 +274,7 @@ def ranking_values(hm: HitMatrix, ks: Sequence[int] = DEFAULT_K) -> dict[str, np
             "recall": r,
             "f1": np.divide(2 * p * r, p + r, out=np.zeros_like(p), where=(p + r) > 0),
             "hr": (hits > 0).astype(np.float64),
-            "ndcg": dcg[:, k - 1] / idcg[m],
+            "ndcg": ndcg_values(hm.hits, hm.n_relevant, k),
             "mrr": np.where(first_hit <= k, 1.0 / first_hit, 0.0),
             "map": ap_sum[:, k - 1] / m,
         }

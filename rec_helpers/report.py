@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .constants import HEADLINE
 from .errors import ConfigError, RunFolderError
 from .paths import resolve
 from .runfolder import RunFolder
@@ -133,7 +134,7 @@ def collate(run_dirs: Sequence[str | os.PathLike], segment: str = "cold_test") -
     return pd.DataFrame(rows)
 
 
-def comparison_table(tidy: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
+def comparison_table(tidy: pd.DataFrame, metric: str = HEADLINE) -> pd.DataFrame:
     """Methods × runs: ``mean [ci_low, ci_high]`` of one metric."""
     t = tidy[tidy.metric == metric].copy()
     t["cell"] = t.apply(lambda r: f"{r['mean']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
@@ -142,7 +143,7 @@ def comparison_table(tidy: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFram
     return t.pivot(index="method", columns="run", values="cell").loc[order]
 
 
-def comparison_chart(tidy: pd.DataFrame, metric: str = "ndcg@10") -> go.Figure:
+def comparison_chart(tidy: pd.DataFrame, metric: str = HEADLINE) -> go.Figure:
     """Grouped bars of one metric, method by run, with CI error bars."""
     t = tidy[tidy.metric == metric]
     fig = px.bar(t, x="method", y="mean", color="run", barmode="group",

@@ -502,3 +502,35 @@ def test_discussion_reports_text_against_control():
                                         "ci_high": -0.01, "p_value": 0.01, "p_holm": 0.01}}}
     text = discussion(metrics)
     assert "BERT 0.470 vs random 0.490" in text and "control wins" in text and "does not earn its place" in text
+
+
+# --- one NDCG core, two entry points -------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ndcg_entry_points_agree_on_random_data(seed):
+    """Frames (metrics.ndcg_at_k) and score matrices (transfer.ranking.ndcg_at_k) give the same NDCG,
+    equal to a direct loop over each user's list."""
+    import scipy.sparse as sp
+
+    from rec_helpers.transfer.ranking import ndcg_at_k as ndcg_scores, ndcg_per_user, top_k
+
+    rng = np.random.default_rng(seed)
+    n_users, n_items, k = 40, 60, 10
+    scores = np.round(rng.normal(size=(n_users, n_items)), 1)  # rounded: ties, broken by item index
+    relevant = sp.csr_matrix(rng.random((n_users, n_items)) < rng.uniform(0, 0.15, (n_users, 1)))
+    top = top_k(scores, n_items)
+    pred = pd.DataFrame({COL_USER: np.repeat(np.arange(n_users), n_items), COL_ITEM: top.ravel(),
+                         COL_RANK: np.tile(np.arange(1, n_items + 1), n_users)})
+    rows, cols = relevant.nonzero()
+    truth = pd.DataFrame({COL_USER: rows, COL_ITEM: cols})
+
+    per_scores = ndcg_per_user(scores, relevant, k)
+    per_frames = ndcg_at_k(truth, pred, k=k, per_user=True)
+    has = np.asarray(relevant.sum(axis=1)).ravel() > 0
+    assert np.isnan(per_scores[~has]).all()
+    np.testing.assert_array_equal(per_scores[has], per_frames.reindex(np.flatnonzero(has)).to_numpy())
+    assert ndcg_scores(scores, relevant, k) == ndcg_at_k(truth, pred, k=k)
+    for u in np.flatnonzero(has):  # the formula, one user at a time
+        rel = set(relevant[u].indices)
+        dcg = sum(1 / math.log2(r + 2) for r, i in enumerate(top[u, :k]) if i in rel)
+        idcg = sum(1 / math.log2(r + 2) for r in range(min(k, len(rel))))
+        assert per_scores[u] == pytest.approx(dcg / idcg)

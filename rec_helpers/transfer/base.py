@@ -16,14 +16,13 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
-from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N
+from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, HEADLINE_K
 from rec_helpers.errors import ConfigError, DataValidationError
 from rec_helpers.transfer.data import TransferData
 from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
-VALID_K = 10  # early stopping and tuning use NDCG@10 on cold_valid
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -63,7 +62,7 @@ def check_range(name: str, value: float, lo: float | None = None, hi: float | No
             f"{name}={value!r} is outside {bracket}{lo_s}, {hi_s}]; pick a value in that range.")
 
 
-def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = VALID_K) -> float | None:
+def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = HEADLINE_K) -> float | None:
     """NDCG@k of ``method`` on cold_valid users (full catalogue, seen items excluded).
 
     Returns None when there are no cold_valid positives (then nothing is tuned).

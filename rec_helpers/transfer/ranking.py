@@ -1,8 +1,10 @@
-"""Small vectorised ranking helpers: mask seen items, deterministic top-k, NDCG@k."""
+"""Small vectorised ranking helpers: mask seen items, deterministic top-k, NDCG@k of score matrices."""
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
+from rec_helpers.metrics import ndcg_values
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
@@ -33,21 +35,22 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(cols, order[:, :k], axis=1)
 
 
-def ndcg_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> float:
-    """Mean NDCG@k with binary gain and log2 discount over rows with ≥ 1 relevant item.
-
-    DCG = Σ_{r≤k} rel_r / log2(r + 1); IDCG = Σ_{r≤min(k,|rel|)} 1 / log2(r + 1).
-    ``scores`` should already have seen items masked (see :func:`mask_seen`).
-    """
+def ndcg_per_user(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> np.ndarray:
+    """NDCG@k per row of a score matrix (NaN for rows without a relevant item), by the suite's one
+    NDCG (:func:`rec_helpers.metrics.ndcg_values`). Mask seen items first (:func:`mask_seen`)."""
     rel = sp.csr_matrix(relevant)
-    n_rel = np.asarray(rel.sum(axis=1)).ravel()
-    keep = n_rel > 0
-    if not keep.any():
-        return float("nan")
-    top = top_k(scores[keep], k)
-    rel_k = rel[np.flatnonzero(keep)]
-    hits = np.take_along_axis(rel_k.toarray(), top, axis=1) > 0
-    disc = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-    dcg = (hits * disc).sum(axis=1)
-    idcg = np.cumsum(disc)[np.minimum(n_rel[keep], top.shape[1]).astype(int) - 1]
-    return float(np.mean(dcg / idcg))
+    n_rel = np.asarray(rel.sum(axis=1)).ravel().astype(np.int64)
+    out = np.full(len(n_rel), np.nan)
+    keep = np.flatnonzero(n_rel > 0)
+    if len(keep):
+        top = top_k(np.asarray(scores)[keep], k)
+        out[keep] = ndcg_values(np.take_along_axis(rel[keep].toarray(), top, axis=1) > 0, n_rel[keep], int(k))
+    return out
+
+
+def ndcg_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> float:
+    """Mean NDCG@k over rows with ≥ 1 relevant item (NaN when there is none): the score-matrix
+    entry point of :func:`rec_helpers.metrics.ndcg_values` (frames: :func:`rec_helpers.metrics.ndcg_at_k`)."""
+    values = ndcg_per_user(scores, relevant, k)
+    values = values[~np.isnan(values)]
+    return float(np.mean(values)) if len(values) else float("nan")
