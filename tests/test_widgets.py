@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from IPython.utils.capture import capture_output
 
-from rec_helpers import widgets
+from rec_helpers import simulation, widgets
 from rec_helpers.errors import ConfigError
 from rec_helpers.transfer.data import make_synthetic_data
 from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k
@@ -74,19 +74,10 @@ def test_score_at_in_learned_mode_bypasses_the_gate_and_restores_it(synthetic):
 
 def test_alpha_curve_matches_the_tuner(ci):
     fusion, data = ci.methods["fusion"], ci.data
-    curve = widgets.alpha_curve(fusion, data, step=0.1, progress=False)
+    curve = simulation.alpha_curve(fusion, data, step=0.1, progress=False)
     assert list(curve.index) == [round(0.1 * i, 2) for i in range(11)]
     for a, v in fusion.history_["alpha_curve"].items():
         assert curve.loc[round(float(a), 2)] == pytest.approx(v)
-
-
-def test_ndcg_per_user_averages_to_the_project_ndcg(ci):
-    data = ci.data
-    idx = data.cold_valid_idx
-    s = mask_seen(ci.methods["fusion"].score(data, idx), data.target_seen[idx])
-    rel = data.X_target_valid[idx]
-    per = widgets.ndcg_per_user(s, rel, 10)
-    assert np.nanmean(per) == pytest.approx(ndcg_at_k(s, rel, 10))
 
 
 # --------------------------------------------------------------------------- static fallbacks
