@@ -7,7 +7,7 @@ item template) gives a new file. Each entry is two files in ``cache_dir``:
 * ``<key>.npy``  -- the float32 array, written with ``np.save(..., allow_pickle=False)``;
 * ``<key>.json`` -- a sidecar with shape, dtype and sha256 of the array bytes.
 
-Both are written atomically (temp file in the same folder, then ``os.replace``); the
+Both are written atomically (``runfolder.atomic_path``: temp file, fsync, ``os.replace``); the
 sidecar is written last, so it doubles as the "entry complete" marker. On load, a missing
 sidecar, an unreadable / truncated ``.npy``, or a shape / dtype / checksum mismatch is
 reported with ``warnings.warn`` (naming the file) and the entry is rebuilt. Nothing is
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 
 from .errors import CacheError
 from .paths import resolve
+from .runfolder import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encoder import BertEncoder
@@ -144,21 +144,13 @@ def _store_entry(array: np.ndarray, npy_path: Path, meta_path: Path) -> None:
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write via a temp file in the same folder, fsync, then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """``write(file handle)`` through :func:`~rec_helpers.runfolder.atomic_path`; CacheError naming the fix."""
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; cache files are meant to be shared/readable
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise CacheError(f"could not write cache file {path}: {err}. Fix: check that "
-                             "cache_dir is writable and the disk is not full.") from err
-        raise
+    except OSError as err:
+        raise CacheError(f"could not write cache file {path}: {err}. Fix: check that "
+                         "cache_dir is writable and the disk is not full.") from err
 
 
 __all__ = ["DEFAULT_CACHE_DIR", "array_sha256", "cache_key", "cached_array", "encode_cached"]

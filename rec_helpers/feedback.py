@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 
 from .constants import COL_ITEM, COL_RANK, COL_SCORE, COL_TITLE
 from .errors import ConfigError, DataValidationError
+from .interest import l2_normalise
 
 DEFAULT_ETA = 0.5
 HISTORY_COLUMNS = ("step", "action", COL_ITEM, COL_TITLE, "item_rank_before", "item_rank_after",
@@ -78,8 +79,7 @@ class FeedbackSession:
         u0 = normalise(u_start)
         if u0.shape != (E.shape[1],):
             raise DataValidationError(f"u_start has shape {u0.shape}; expected ({E.shape[1]},) like the item vectors.")
-        norms = np.linalg.norm(E, axis=1, keepdims=True)
-        self.E = np.divide(E, norms, out=np.zeros_like(E), where=norms > 0)
+        self.E = l2_normalise(E)
         self.item_ids = ids
         self.index = {it: i for i, it in enumerate(ids)}
         self.eta, self.k, self.drop_rated = float(eta), int(k), bool(drop_rated)

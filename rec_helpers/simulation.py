@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from .constants import COL_ITEM, COL_RATING, COL_TIMESTAMP, COL_TITLE, COL_USER
 from .errors import ConfigError, DataValidationError
 from .feedback import DEFAULT_ETA, FeedbackSession, start_vector
+from .interest import l2_normalise, mean_interest_vectors
 from .privacy import report_salt
 
 ALPHA_STEP = 0.05
@@ -260,8 +261,6 @@ class ColdStartSimulation:
 
     def _data_at(self, users: Sequence, k: int):
         """TransferData with the first k hidden positives of ``users`` revealed as target training data."""
-        from .interest import mean_interest_vectors
-
         data = self.data
         if k == 0:
             return data
@@ -288,14 +287,11 @@ class ColdStartSimulation:
         data, dk = self.data, self._data_at(users, k)
         idx = data.users_to_idx(users)
         if method == "zero_shot":
-            u = data.U_s[idx].astype(np.float64)
-            u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-            E = data.E_target.astype(np.float64)
-            E = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+            u = l2_normalise(data.U_s[idx].astype(np.float64))
+            E = l2_normalise(data.E_target.astype(np.float64))
             for j in range(k):
                 step = np.stack([E[data.target_item_index[self.order[usr][j]]] for usr in users])
-                u = u + self.eta * step
-                u /= np.linalg.norm(u, axis=1, keepdims=True)
+                u = l2_normalise(u + self.eta * step)
             s = u @ E.T
         else:
             m = self.ci.methods[method]

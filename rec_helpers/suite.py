@@ -97,14 +97,9 @@ MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe,local/rec-suite"
 
 def _copy_atomically(dest: Path, fill) -> None:
     """Build ``dest`` in a temporary sibling with ``fill(tmp)`` and move it into place (once)."""
-    if dest.exists():
-        return
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if tmp.exists():
-        tmp.unlink()
-    fill(tmp)
-    os.replace(tmp, dest)
+    if not dest.exists():
+        with atomic_path(dest) as tmp:
+            fill(tmp)
 
 
 def bundle_assets(folder: Path) -> dict:

@@ -38,11 +38,29 @@ def test_exception_inside_atomic_path_keeps_the_old_file(tmp_path):
     target.write_text("old")
     with pytest.raises(RuntimeError, match="crash"):
         with atomic_path(target) as tmp:
-            assert tmp.parent == tmp_path and tmp != target
+            assert tmp.parent.parent == tmp_path and tmp != target
             tmp.write_text("half-writ")
             raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.json"]
+
+
+def test_atomic_path_builds_a_folder_in_place_of_the_old_one(tmp_path):
+    target = tmp_path / "model"
+    (target / "old").mkdir(parents=True)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            (tmp / "half").mkdir(parents=True)
+            raise RuntimeError("crash")
+    assert [p.name for p in target.iterdir()] == ["old"]
+    with atomic_path(target) as tmp:
+        (tmp / "new").mkdir(parents=True)
+    assert [p.name for p in target.iterdir()] == ["new"] and sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_write_json_writes_nan_as_null(tmp_path):
+    write_json(tmp_path / "m.json", {"a": float("nan"), "b": [np.float32(np.inf), (1, 2)], 3: np.array(0.5)})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": None, "b": [None, [1, 2]], "3": 0.5}
 
 
 def test_atomic_path_gives_the_file_normal_permissions(tmp_path):
@@ -54,7 +72,7 @@ def test_atomic_path_gives_the_file_normal_permissions(tmp_path):
 
 def test_write_json_that_cannot_serialise_keeps_the_old_file(tmp_path):
     write_json(tmp_path / "m.json", {"a": 1})
-    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+    with pytest.raises(TypeError, match="not JSON serializable"):
         write_json(tmp_path / "m.json", {"a": object()})
     assert json.loads((tmp_path / "m.json").read_text()) == {"a": 1}
     assert leftovers(tmp_path) == []

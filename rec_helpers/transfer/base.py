@@ -1,7 +1,7 @@
 """The estimator interface shared by every transfer method (scikit-learn style).
 
 ``fit(data) -> self``, ``score(data, user_idx) -> (n, n_target)``, ``recommend(data, users, k)``,
-``get_params()``, a JSON-serialisable ``history_`` and ``save(path)`` / ``load(path)``
+``get_params()``, a JSON-serialisable ``history_`` and ``save(path)`` (``registry.load_method(path)``)
 (config JSON + tensors in safetensors; no pickle anywhere).
 """
 from __future__ import annotations
@@ -14,30 +14,16 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, HEADLINE_K
 from rec_helpers.errors import ConfigError, DataValidationError
+from rec_helpers.runfolder import to_jsonable
 from rec_helpers.transfer.data import TransferData
 from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Turn numpy scalars/arrays and tuples into plain JSON types (recursively)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 def check_choice(name: str, value: Any, allowed: Sequence) -> None:
@@ -229,22 +215,3 @@ class TransferMethod:
         state = {k: v.detach().cpu().contiguous() for k, v in self._state().items()}
         save_file(state, str(path / STATE_FILE))
         return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> "TransferMethod":
-        """Rebuild a saved method (any registered kind when called on the base class)."""
-        from rec_helpers.transfer.registry import METHODS  # late import: registry imports us
-
-        path = Path(path)
-        if not (path / CONFIG_FILE).is_file() or not (path / STATE_FILE).is_file():
-            raise ConfigError(
-                f"{path} is not a saved method: it needs {CONFIG_FILE} and {STATE_FILE}.")
-        config = json.loads((path / CONFIG_FILE).read_text())
-        klass = METHODS.get(config.get("method"))
-        if klass is None or (cls is not TransferMethod and not issubclass(klass, cls)):
-            raise ConfigError(f"{path} holds method {config.get('method')!r}, not {cls.name!r}.")
-        obj = klass(**config["params"])
-        obj.meta_ = config["meta"]
-        obj.history_ = config["history"]
-        obj._restore(load_file(str(path / STATE_FILE)))
-        return obj

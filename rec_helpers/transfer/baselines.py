@@ -12,6 +12,7 @@ from scipy.sparse.linalg import svds
 
 from rec_helpers.constants import DEFAULT_SEED
 from rec_helpers.errors import ConfigError
+from rec_helpers.interest import l2_normalise
 from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
 from rec_helpers.transfer.data import SOURCE_INPUTS, TransferData
 from rec_helpers.transfer.layers import ridge_map
@@ -106,11 +107,8 @@ class ZeroShot(TransferMethod):
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
-        u = data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64)
-        e = data.E_target.astype(np.float64)
-        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-        e /= np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-        return (u @ e.T).astype(np.float32)
+        u = l2_normalise(data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64))
+        return (u @ l2_normalise(data.E_target.astype(np.float64)).T).astype(np.float32)
 
     @property
     def can_score_items(self) -> bool:
@@ -121,10 +119,8 @@ class ZeroShot(TransferMethod):
         """cos(u_s, v) for any item vectors v (text only: a new item scores like an old one;
         there is no item bias, so ``bias`` is ignored)."""
         self._check_fitted()
-        u = data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64)
-        e = np.atleast_2d(np.asarray(item_vectors, dtype=np.float64))
-        u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+        u = l2_normalise(data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64))
+        e = l2_normalise(np.atleast_2d(np.asarray(item_vectors, dtype=np.float64)))
         return (u @ e.T).astype(np.float32)
 
 

@@ -20,6 +20,7 @@ from rec_helpers.constants import (
     ROLE_WARM, ROLES, SOURCE, TARGET,
 )
 from rec_helpers.errors import ConfigError, DataValidationError
+from rec_helpers.interest import l2_normalise
 
 BOTH = "both"  # item domain for the time split: the item is in both catalogues
 DOMAINS = (SOURCE, TARGET, BOTH)
@@ -348,7 +349,7 @@ def make_synthetic_data(
 
     def text_vec(a: np.ndarray) -> np.ndarray:
         v = a @ proj + 0.5 * rng.normal(size=(len(a), dim))
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+        return l2_normalise(v).astype(np.float32)
 
     e_src, e_tgt = text_vec(a_src), text_vec(a_tgt)
     p = rng.normal(size=(n_users, k))

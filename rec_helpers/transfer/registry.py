@@ -1,11 +1,14 @@
 """Method registry: ``make_method(name, **params)`` and ``load_method(path)``."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from safetensors.torch import load_file
 
 from rec_helpers.errors import ConfigError
 from rec_helpers.transfer.adapter import Adapter
-from rec_helpers.transfer.base import TransferMethod
+from rec_helpers.transfer.base import CONFIG_FILE, STATE_FILE, TransferMethod
 from rec_helpers.transfer.baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
 from rec_helpers.transfer.fusion import Fusion
 from rec_helpers.transfer.score_fusion import ScoreFusion
@@ -36,5 +39,14 @@ def make_method(name: str, **params) -> TransferMethod:
 
 
 def load_method(path: str | Path) -> TransferMethod:
-    """Load any method saved with ``.save(path)``."""
-    return TransferMethod.load(path)
+    """Rebuild any method saved with ``.save(path)`` (config JSON + safetensors; no pickle)."""
+    path = Path(path)
+    if not (path / CONFIG_FILE).is_file() or not (path / STATE_FILE).is_file():
+        raise ConfigError(f"{path} is not a saved method: it needs {CONFIG_FILE} and {STATE_FILE}.")
+    config = json.loads((path / CONFIG_FILE).read_text())
+    if config.get("method") not in METHODS:
+        raise ConfigError(f"{path} holds method {config.get('method')!r}; valid names: {sorted(METHODS)}.")
+    obj = METHODS[config["method"]](**config["params"])
+    obj.meta_, obj.history_ = config["meta"], config["history"]
+    obj._restore(load_file(str(path / STATE_FILE)))
+    return obj
