@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import DataValidationError
+from .errors import ConfigError, DataValidationError
 
 DEFAULT_N_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
@@ -24,7 +24,7 @@ _BLOCK_DRAWS = 4_000_000
 def check_n_resamples(n_resamples: object) -> int:
     """Return ``n_resamples`` as an int, or raise unless it is an integer >= 1."""
     if isinstance(n_resamples, (bool, np.bool_)) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise DataValidationError(
+        raise ConfigError(
             f"n_resamples must be an integer >= 1, got {n_resamples!r}. Fix: use e.g. n_resamples=1000."
         )
     return int(n_resamples)
@@ -37,7 +37,7 @@ def check_confidence(confidence: object) -> float:
     except (TypeError, ValueError):
         c = float("nan")
     if not 0.0 < c < 1.0:
-        raise DataValidationError(
+        raise ConfigError(
             f"confidence must lie strictly between 0 and 1, got {confidence!r}. Fix: use e.g. confidence=0.95."
         )
     return c

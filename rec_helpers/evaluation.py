@@ -30,7 +30,7 @@ from .bootstrap import (
     resample_counts,
 )
 from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K
-from .errors import DataValidationError
+from .errors import ConfigError, DataValidationError
 from .metrics import (
     RANKING_METRICS,
     HitMatrix,
@@ -331,7 +331,7 @@ def history_size_buckets(
         raise DataValidationError(f"source_history must be a DataFrame with a '{col_user}' column.")
     n_bins = int(n_bins)
     if n_bins < 1:
-        raise DataValidationError(f"n_bins must be >= 1, got {n_bins}.")
+        raise ConfigError(f"n_bins must be >= 1, got {n_bins}.")
     sizes = source_history.groupby(col_user).size()
     if users is not None:
         sizes = sizes.reindex(pd.Index(users), fill_value=0)
@@ -355,7 +355,7 @@ def popularity_buckets(
     ``torso``. ``catalog`` adds items without training users (popularity 0).
     """
     if not (0 <= head_frac <= 1 and 0 <= tail_frac <= 1 and head_frac + tail_frac <= 1):
-        raise DataValidationError(
+        raise ConfigError(
             f"head_frac and tail_frac must be in [0, 1] with sum <= 1, got {head_frac}, {tail_frac}."
         )
     pop = pd.Series(item_popularity, dtype=np.float64)

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import sparse
 
 from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K, HEADLINE_K
-from .errors import DataValidationError
+from .errors import ConfigError, DataValidationError
 from .interest import l2_normalise
 
 # Metric short names, in the column order of ``ranking_metrics``.
@@ -75,7 +75,7 @@ def _require_frame(df: object, columns: Sequence[str], what: str) -> None:
 def check_k(k: object, what: str = "k") -> int:
     """Return ``k`` as an int, or raise unless it is a positive integer."""
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise DataValidationError(
+        raise ConfigError(
             f"{what} must be a positive integer (>= 1), got {k!r}. Fix: pass e.g. 10."
         )
     return int(k)
@@ -87,7 +87,7 @@ def check_ks(ks: Sequence[int]) -> tuple[int, ...]:
         ks = (ks,)
     ks = tuple(ks)
     if not ks:
-        raise DataValidationError("ks is empty. Fix: pass at least one cutoff, e.g. ks=(5, 10, 20).")
+        raise ConfigError("ks is empty. Fix: pass at least one cutoff, e.g. ks=(5, 10, 20).")
     return tuple(sorted({check_k(k, "each k in ks") for k in ks}))
 
 

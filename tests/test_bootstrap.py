@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rec_helpers.bootstrap import bootstrap_ci, holm_correction, paired_bootstrap, resample_counts
-from rec_helpers.errors import DataValidationError
+from rec_helpers.errors import ConfigError, DataValidationError
 
 
 def test_resample_counts_shape_and_determinism():
@@ -92,15 +92,15 @@ def test_holm_hand_example():
 
 @pytest.mark.parametrize("n", [0, -5, 2.5, True])
 def test_bad_n_resamples(n):
-    with pytest.raises(DataValidationError, match="n_resamples"):
+    with pytest.raises(ConfigError, match="n_resamples"):
         bootstrap_ci(np.ones(5), n_resamples=n)
-    with pytest.raises(DataValidationError, match="n_resamples"):
+    with pytest.raises(ConfigError, match="n_resamples"):
         paired_bootstrap(np.ones(5), np.ones(5), n_resamples=n)
 
 
 @pytest.mark.parametrize("c", [0, 1, -0.1, 1.5, "high"])
 def test_bad_confidence(c):
-    with pytest.raises(DataValidationError, match="confidence"):
+    with pytest.raises(ConfigError, match="confidence"):
         bootstrap_ci(np.ones(5), confidence=c)
 
 

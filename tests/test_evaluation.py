@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER
-from rec_helpers.errors import DataValidationError
+from rec_helpers.errors import ConfigError, DataValidationError
 from rec_helpers.evaluation import (
     RANKING_METRICS,
     auc,
@@ -416,9 +416,9 @@ def test_missing_column(rating_true, rating_pred):
 
 @pytest.mark.parametrize("k", [0, -1, 2.5, True])
 def test_bad_k(rating_true, rating_pred, k):
-    with pytest.raises(DataValidationError, match="k must be a positive integer"):
+    with pytest.raises(ConfigError, match="k must be a positive integer"):
         precision_at_k(rating_true, rating_pred, k=k)
-    with pytest.raises(DataValidationError, match="each k in ks must be a positive integer"):
+    with pytest.raises(ConfigError, match="each k in ks must be a positive integer"):
         ranking_metrics(rating_true, rating_pred, ks=(5, k))
 
 
@@ -449,15 +449,15 @@ def test_mismatched_id_types(rating_true):
 
 
 def test_evaluate_methods_errors(rating_true, rating_pred):
-    with pytest.raises(DataValidationError, match="n_resamples"):
+    with pytest.raises(ConfigError, match="n_resamples"):
         evaluate_methods(rating_true, {"m": rating_pred}, n_resamples=0)
-    with pytest.raises(DataValidationError, match="confidence"):
+    with pytest.raises(ConfigError, match="confidence"):
         evaluate_methods(rating_true, {"m": rating_pred}, confidence=1.0)
     with pytest.raises(DataValidationError, match="reference"):
         evaluate_methods(rating_true, {"m": rating_pred}, reference="other")
-    with pytest.raises(DataValidationError, match="k in ks must be a positive integer"):
+    with pytest.raises(ConfigError, match="k in ks must be a positive integer"):
         evaluate_methods(rating_true, {"m": rating_pred}, ks=(0,))
-    with pytest.raises(DataValidationError, match="catalog_size must be a positive integer"):
+    with pytest.raises(ConfigError, match="catalog_size must be a positive integer"):
         evaluate_methods(rating_true, {"m": rating_pred}, catalog_size=0)
     bad = pd.concat([rating_pred, rating_pred.head(1)])
     with pytest.raises(DataValidationError, match="method 'bad'.*duplicated"):
