@@ -120,10 +120,10 @@ explore.user_profile(user, split.source, split.items, threshold, n=8)
 # cold_test user. **Pop** (target popularity) is the reference every method must beat.
 
 # %%
-methods = {}
+models = {}
 for name in ("pop", "fusion", "adapter", "vae"):
-    methods[name] = pipeline.ensure_method(ctx, name)
-pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in methods}, name="fit seconds").round(1).to_frame().T
+    models[name] = pipeline.ensure_method(ctx, name)
+pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in models}, name="fit seconds").round(1).to_frame().T
 
 # %% [markdown]
 # ## 7. Their top 5 for our user
@@ -132,7 +132,7 @@ pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in methods}, n
 # source movie whose BERT vector is closest to each recommendation: where the transferred interest came from.
 
 # %%
-rankings = pipeline.read_rankings(ctx.run, list(methods))
+rankings = pipeline.read_rankings(ctx.run, list(models))
 explained = explore.explain_recommendations(user, {m: rankings[m] for m in ("fusion", "adapter", "vae")}, split.items,
                                             emb.item_ids, emb.item_vectors, split.source, split.target_test,
                                             threshold, n=5, n_because=1)

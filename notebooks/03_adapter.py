@@ -102,7 +102,7 @@ print(f"mean θ = {theta.mean():.3f}")
 # (Final numbers on cold_test are in notebook 06.)
 
 # %%
-baselines = pipeline.ensure_rankings(ctx, ["pop", "zero_shot"], progress=False)
+baselines = pipeline.ensure_methods(ctx, ["pop", "zero_shot"], progress=False)
 pipeline.valid_report(ctx, {**baselines, "adapter": adapter})
 
 # %% [markdown]

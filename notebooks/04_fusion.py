@@ -172,7 +172,7 @@ else:
 # (Final numbers on cold_test are in notebook 06.)
 
 # %%
-baselines = pipeline.ensure_rankings(ctx, ["pop", "zero_shot"], progress=False)
+baselines = pipeline.ensure_methods(ctx, ["pop", "zero_shot"], progress=False)
 pipeline.valid_report(ctx, {**baselines, "fusion": fusion})
 
 # %% [markdown]

@@ -94,7 +94,7 @@ px.scatter(fig, x="x", y="y", color="favourite source genre", opacity=0.7,
 # ## 5. Cold_valid check against Pop and zero-shot BERT
 
 # %%
-baselines = pipeline.ensure_rankings(ctx, ["pop", "zero_shot"], progress=False)
+baselines = pipeline.ensure_methods(ctx, ["pop", "zero_shot"], progress=False)
 pipeline.valid_report(ctx, {**baselines, "vae": vae})
 
 # %% [markdown]

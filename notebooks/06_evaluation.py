@@ -64,9 +64,9 @@ print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: 
 # catalogue for every cold_test user and keeps the top 100.
 
 # %%
-methods = pipeline.ensure_rankings(ctx)
+models = pipeline.ensure_methods(ctx)
 split, emb = pipeline.ensure_split(ctx), pipeline.ensure_embeddings(ctx)
-pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in methods}, name="fit seconds").round(2).to_frame().T
+pd.Series({m: ctx.run.manifest["methods"][m]["fit_seconds"] for m in models}, name="fit seconds").round(2).to_frame().T
 
 # %% [markdown]
 # ## 4. Metrics
@@ -137,7 +137,7 @@ leaderboard.segment_chart(seg, "cold_test NDCG@10 by source-history length").sho
 data = pipeline.transfer_data(ctx)
 pop_counts = pd.Series(np.asarray(data.X_target_train.sum(0)).ravel(), index=data.target_item_ids)
 pb = popularity_buckets(pop_counts)
-rankings = pipeline.read_rankings(ctx.run, list(methods))
+rankings = pipeline.read_rankings(ctx.run, list(models))
 rows = []
 for label in ("head", "torso", "tail"):
     truth = restrict_to_buckets(split.target_test, pb, label)

@@ -65,9 +65,9 @@ print(f"dataset: {cfg['data']['dataset']}, split: {cfg['split']['kind']}, seed: 
 # frames, the fitted methods and the saved rankings.
 
 # %%
-methods = pipeline.ensure_rankings(ctx)
-ci = widgets.ClassroomInputs.from_context(ctx, list(methods))
-print(f"methods: {', '.join(ci.methods)}; {len(ci.cold_users())} cold_test users; "
+models = pipeline.ensure_methods(ctx)
+ci = widgets.ClassroomInputs.from_context(ctx, list(models))
+print(f"methods: {', '.join(ci.models)}; {len(ci.cold_users())} cold_test users; "
       f"ids shown {'pseudonymised' if ci.salt else 'as they are'}")
 
 # %% [markdown]

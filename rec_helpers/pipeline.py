@@ -402,9 +402,10 @@ def text_control_methods(ctx: Context, methods: Sequence[str] | None = None) -> 
     return [n for n in names if make_method(n, **method_params(ctx.config, n)).reads_text]
 
 
-def ensure_rankings(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
-    """Fit every configured method (``transfer.methods``) that is not done yet, and the text control
-    of each one that reads BERT vectors; return them by name (controls as ``<name>__random``)."""
+def ensure_methods(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
+    """Fit (or reload) each method of ``methods`` (default: ``transfer.methods``) and the text control
+    of each one that reads BERT vectors, saving their rankings (:func:`ensure_method`); return the
+    fitted models by name (controls as ``<name>__random``)."""
     names = list(methods or ctx.config["transfer"]["methods"])
     out = {n: ensure_method(ctx, n, progress=progress) for n in names}
     for n in text_control_methods(ctx, names):
@@ -412,14 +413,14 @@ def ensure_rankings(ctx: Context, methods: Sequence[str] | None = None, progress
     return out
 
 
-def valid_report(ctx: Context, methods: dict, k: int = 10) -> pd.DataFrame:
-    """NDCG@k and Recall@k of fitted methods on cold_valid users (for choosing, never cold_test)."""
+def valid_report(ctx: Context, models: dict, k: int = 10) -> pd.DataFrame:
+    """NDCG@k and Recall@k of fitted models (name -> model) on cold_valid users (for choosing, never cold_test)."""
     from .metrics import ndcg_at_k, recall_at_k
 
     data, split = transfer_data(ctx), ensure_split(ctx)
     users = data.user_ids[data.cold_valid_idx]
     rows = []
-    for name, m in methods.items():
+    for name, m in models.items():
         pred = m.recommend(data, users, k=k)
         rows.append({"method": name, f"ndcg@{k}": ndcg_at_k(split.target_valid, pred, k=k),
                      f"recall@{k}": recall_at_k(split.target_valid, pred, k=k)})
@@ -463,7 +464,7 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     missing = [m for m in names if not ctx.run.has(f"rankings/{m}.parquet")]
     if missing:
         raise RunFolderError(f"no rankings for {missing} in {ctx.run.path}/rankings; run the transfer notebooks "
-                             "(or pipeline.ensure_rankings) first.")
+                             "(or pipeline.ensure_methods) first.")
     t0 = time.perf_counter()
     split, emb, data = ensure_split(ctx), ensure_embeddings(ctx, show_progress=False), transfer_data(ctx)
     seen = np.asarray(data.target_seen.sum(axis=1)).ravel()

@@ -84,7 +84,7 @@ def report_runs(runs=None, run_dir=None, config=None, profile=None) -> list[str]
 
     ctx = pipeline.start(run_dir, config, profile)
     if not ctx.run.has("metrics.json"):   # standalone use: evaluate this run first
-        pipeline.ensure_rankings(ctx)
+        pipeline.ensure_methods(ctx)
         pipeline.evaluate_run(ctx)
     return [str(ctx.run.path)]
 

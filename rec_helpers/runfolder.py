@@ -31,7 +31,7 @@ MANIFEST = "manifest.json"
 PRODUCED_BY = {  # which notebook writes which folder, for "missing artifact" errors
     "split": "01_preprocessing.ipynb (rec_helpers.pipeline.ensure_split)",
     "embeddings": "02_bert_encoding.ipynb (rec_helpers.pipeline.ensure_embeddings)",
-    "rankings": "the transfer notebooks 03-05 (rec_helpers.pipeline.ensure_rankings)",
+    "rankings": "the transfer notebooks 03-05 (rec_helpers.pipeline.ensure_methods)",
 }
 
 

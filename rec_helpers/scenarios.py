@@ -293,19 +293,19 @@ def figure(frame: pd.DataFrame, references: Mapping[str, tuple[float, str]] | No
 
 # --- the scenario --------------------------------------------------------------------------------
 def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequence,
-                          methods: Mapping[str, TransferMethod], k: int = 20,
+                          models: Mapping[str, TransferMethod], k: int = 20,
                           user_target: np.ndarray | None = None, n_resamples: int = DEFAULT_N_RESAMPLES,
                           seed: int = 0, bias: str | float = "mean", show_progress: bool = False,
                           ) -> tuple[pd.DataFrame, go.Figure, dict]:
-    """Fit every (unfitted) method on ``without_items(data, new_ids)`` and measure it on cold_test users.
+    """Fit every (unfitted) model of ``models`` on ``without_items(data, new_ids)`` and measure it on cold_test users.
 
     ``truth``: the cold_test users' hidden target positives (user, item). The users evaluated
     are the cold_test users with ≥ 1 new item among them. Returns the tidy frame, the figure
     and an info dict (counts, seconds per method, which methods can score new items).
     """
     k = check_k(k)
-    if not methods:
-        raise ConfigError("methods is empty; name at least one, e.g. ('pop', 'zero_shot').")
+    if not models:
+        raise ConfigError("models is empty; pass at least one, e.g. {'pop': make_method('pop')}.")
     unseen_item_bias(np.zeros(1), bias)  # a bad bias rule fails here, before any fit
     bias_label = "mean item bias" if isinstance(bias, str) else f"{float(bias):g}-quantile item bias"
     new_ids = list(new_ids)
@@ -321,7 +321,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     idx = data.users_to_idx(users)
     seen = data.target_seen[idx]
     per_user, seconds, can_score = {}, {}, {}
-    names = list(methods)
+    names = list(models)
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
@@ -330,7 +330,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         if bar is not None:
             bar.set_postfix_str(name)
         t0 = time.perf_counter()
-        model = methods[name].fit(before)
+        model = models[name].fit(before)
         scores = mask_seen(full_catalogue_scores(model, before, data, idx, bias), seen)
         per_user[name] = per_user_metrics(scores, data, users, truth, new_ids, k)
         seconds[name] = round(time.perf_counter() - t0, 3)
@@ -353,7 +353,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "scoring": {n: (SCORING.get(n, SCORING["text"]).replace("mean item bias", bias_label) if can_score[n]
                         else SCORING["id_only"]) for n in names},
         "new_item_bias": bias, "seconds": seconds, "n_resamples": int(n_resamples), "seed": int(seed),
-        "fitted": {n: methods[n].get_params() for n in names},
+        "fitted": {n: models[n].get_params() for n in names},
     }
     return frame, scenario_figure(frame, info), info
 

@@ -23,7 +23,7 @@ ALPHA_STEP = 0.05
 # --------------------------------------------------------------------------- inputs
 @dataclass(repr=False)
 class ClassroomInputs:
-    """Everything the views read: the run's TransferData, frames, fitted methods and saved rankings.
+    """Everything the views read: the run's TransferData, frames, fitted models and saved rankings.
 
     ``truth``: cold_test users' hidden target positives (``split.target_test``): used only to
     mark hits ✔ and to measure, never to rank. ``salt``: user ids are shown pseudonymised
@@ -34,7 +34,7 @@ class ClassroomInputs:
     items: pd.DataFrame                         # item, title[, genres]
     source: pd.DataFrame                        # source interactions: user, item, rating, timestamp
     truth: pd.DataFrame                         # cold_test hidden target positives: user, item[, rating, timestamp]
-    methods: dict = field(default_factory=dict)  # name -> fitted TransferMethod
+    models: dict = field(default_factory=dict)   # name -> fitted TransferMethod
     rankings: dict = field(default_factory=dict)  # name -> saved cold_test ranking frame
     threshold: float = 4.0
     salt: str | None = None
@@ -55,7 +55,7 @@ class ClassroomInputs:
                 cache[m] = pipeline.ensure_method(ctx, m, progress=progress)
         split = pipeline.ensure_split(ctx)
         return cls(data=pipeline.transfer_data(ctx), items=split.items, source=split.source, truth=split.target_test,
-                   methods={m: cache[m] for m in methods}, rankings=pipeline.read_rankings(ctx.run, list(methods)),
+                   models={m: cache[m] for m in methods}, rankings=pipeline.read_rankings(ctx.run, list(methods)),
                    threshold=float(cfg["data"]["positive_threshold"]),
                    salt=report_salt(cfg), seed=int(cfg["seed"]))
 
@@ -166,7 +166,7 @@ def feedback_session(inputs, user, eta: float | None = None, k: int = 10):
     data = ci.data
     i = int(data.users_to_idx([user])[0])
     u_t = data.U_t[i] if np.any(data.U_t[i]) else data.target_prior()
-    fusion = ci.methods.get("fusion")
+    fusion = ci.models.get("fusion")
     if fusion is not None:
         alpha = fusion.alpha_ if fusion.alpha_ is not None else float(fusion.alpha_values(data, np.array([i]))[0])
     else:
@@ -222,10 +222,10 @@ class ColdStartSimulation:
         self.max_k, self.k, self.eta = int(max_k), int(k), float(eta)
         if self.max_k < 0:
             raise ConfigError(f"max_k={max_k!r} must be ≥ 0.")
-        self.methods = [m for m in methods if m in ci.methods or m == "zero_shot"]
+        self.methods = [m for m in methods if m in ci.models or m == "zero_shot"]
         if not self.methods:
             raise DataValidationError(f"none of {list(methods)} is fitted; fit them first (pipeline.ensure_method).")
-        self.uses_target = {m: m == "zero_shot" or isinstance(ci.methods.get(m), InterestMethod) for m in self.methods}
+        self.uses_target = {m: m == "zero_shot" or isinstance(ci.models.get(m), InterestMethod) for m in self.methods}
         data = self.data
         truth = ci.truth[ci.truth[COL_ITEM].isin(list(data.target_item_index))]
         truth = truth[truth[COL_USER].isin(set(data.user_ids[data.cold_test_idx]))]
@@ -294,7 +294,7 @@ class ColdStartSimulation:
                 u = l2_normalise(u + self.eta * step)
             s = u @ E.T
         else:
-            m = self.ci.methods[method]
+            m = self.ci.models[method]
             s = m.score(dk if self.uses_target[method] else data, idx)
         s = mask_seen(s, dk.target_seen[idx])
         rem_rows, rem_cols = [], []

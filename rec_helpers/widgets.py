@@ -149,7 +149,7 @@ def user_explorer(inputs, methods: Sequence[str] | None = None, user=None, k: in
     ci = classroom_inputs(inputs, methods)
     methods = [m for m in (methods or list(ci.rankings)) if m in ci.rankings]
     if not methods:
-        raise DataValidationError("no saved rankings to explore; run pipeline.ensure_rankings(ctx) first.")
+        raise DataValidationError("no saved rankings to explore; run pipeline.ensure_methods(ctx) first.")
     choices = ci.user_choices(ci.cold_users())
     view = View()
     user = ci.default_user() if user is None else user
@@ -188,7 +188,7 @@ def _at(curve: pd.Series, alpha: float) -> float:
 
 def alpha_top(ci: ClassroomInputs, user, alpha: float, k: int = 10) -> pd.DataFrame:
     """One user's top-k under fusion with α = ``alpha``: rank, title, score, ✔ for hidden positives."""
-    fusion, data = ci.methods["fusion"], ci.data
+    fusion, data = ci.models["fusion"], ci.data
     i = data.users_to_idx([user])
     scores = fusion.score_at(data, i, alpha)
     top = top_items(scores, data.target_seen[i], k)
@@ -218,10 +218,10 @@ def alpha_slider(inputs, user=None, k: int = 10, step: float = ALPHA_STEP, inter
     fallback: the curve and the top-k at α = 0, the tuned α and α = 1, side by side.
     """
     ci = classroom_inputs(inputs, ["fusion"])
-    if "fusion" not in ci.methods:
+    if "fusion" not in ci.models:
         raise DataValidationError("alpha_slider needs a fitted fusion method (pipeline.ensure_method(ctx, 'fusion')).")
     data = ci.data
-    fusion = ci.methods["fusion"]
+    fusion = ci.models["fusion"]
     curve = alpha_curve(fusion, data, step, 10)
     tuned = tuned_alpha(fusion, data)
     tuned_r = float(np.round(round(tuned / step) * step, 2))

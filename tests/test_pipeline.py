@@ -79,7 +79,7 @@ def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_
 
 
 def test_rankings_cover_cold_test_users_and_exclude_nothing_they_never_saw(run):
-    methods = pipeline.ensure_rankings(run, progress=False)
+    methods = pipeline.ensure_methods(run, progress=False)
     assert set(methods) == set(BASELINES) | {"zero_shot__random"}   # zero-shot reads text: its control too
     split = pipeline.ensure_split(run)
     cold_test = set(split.users.loc[split.users["role"] == "cold_test", "user"])
@@ -100,13 +100,13 @@ def test_same_seed_same_rankings_bytes(make_run, tmp_path):
     files = []
     for name in ("a", "b"):
         ctx = make_run(tmp_path / name, encoder={"cache_dir": str(tmp_path / "cache")}, transfer={"methods": BASELINES})
-        pipeline.ensure_rankings(ctx, progress=False)
+        pipeline.ensure_methods(ctx, progress=False)
         files.append({m: ctx.run.file(f"rankings/{m}.parquet").read_bytes() for m in BASELINES})
     assert files[0] == files[1]
 
 
 def test_metrics_json_schema(run):
-    pipeline.ensure_rankings(run, progress=False)
+    pipeline.ensure_methods(run, progress=False)
     pipeline.evaluate_run(run)
     m = run.run.read_json("metrics.json")
     assert {"dataset", "split", "seed", "k", "methods", "comparisons", "timings"} <= set(m)
@@ -121,7 +121,7 @@ def test_metrics_json_schema(run):
 
 def test_unknown_method_is_named(run):
     with pytest.raises(ConfigError, match="unknown method 'adaptor'"):
-        pipeline.ensure_rankings(run, ["adaptor"])
+        pipeline.ensure_methods(run, ["adaptor"])
 
 
 def test_evaluate_before_rankings_says_what_to_run(run):
@@ -172,7 +172,7 @@ def test_text_control_in_rankings_and_metrics(make_run, tmp_path):
     methods = ["pop", "cd_ridge", "zero_shot", "kernel_map", "vae", "score_fusion"]
     ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")}, evaluation={"n_resamples": 50},
                    transfer={"methods": methods, "vae": {"epochs": 3, "hidden": 16, "latent_dim": 4}})
-    fitted = pipeline.ensure_rankings(ctx, progress=False)
+    fitted = pipeline.ensure_methods(ctx, progress=False)
     assert set(fitted) == set(methods) | {"zero_shot__random", "vae__random", "score_fusion__random"}
     for name in ("zero_shot", "vae", "score_fusion"):
         assert ctx.run.has(f"rankings/{name}__random.parquet") and ctx.run.has(f"rankings/warm/{name}__random.parquet")
@@ -193,7 +193,7 @@ def test_text_control_switch_off(make_run, tmp_path):
     ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
                    transfer={"methods": ["pop", "zero_shot"]},
                    evaluation={"n_resamples": 20, "text_control": False, "reference": None})
-    assert set(pipeline.ensure_rankings(ctx, progress=False)) == {"pop", "zero_shot"}
+    assert set(pipeline.ensure_methods(ctx, progress=False)) == {"pop", "zero_shot"}
     pipeline.evaluate_run(ctx)
     assert ctx.run.read_json("metrics.json")["text_control"] == {}
 
@@ -220,7 +220,7 @@ def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, syn
     changed = tmp_path / "changed.csv"
     inter.to_csv(changed, index=False)
     b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, transfer=transfer, data={"interactions": str(changed)})
-    fitted = [set(pipeline.ensure_rankings(ctx, progress=False)) for ctx in (a, b)]
+    fitted = [set(pipeline.ensure_methods(ctx, progress=False)) for ctx in (a, b)]
     assert fitted[0] == fitted[1] and any(n.endswith("__random") for n in fitted[0])
     assert a.run.file("split/target_test.parquet").read_bytes() != b.run.file("split/target_test.parquet").read_bytes()
     for name in sorted(fitted[0]):

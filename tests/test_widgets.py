@@ -24,16 +24,16 @@ def synthetic():
 @pytest.fixture(scope="module")
 def ci(synthetic) -> widgets.ClassroomInputs:
     data, test = synthetic
-    methods = {"pop": make_method("pop").fit(data), "zero_shot": make_method("zero_shot").fit(data),
+    models = {"pop": make_method("pop").fit(data), "zero_shot": make_method("zero_shot").fit(data),
                "fusion": make_method("fusion", **SMALL).fit(data), "adapter": make_method("adapter", **SMALL).fit(data)}
     cold = data.user_ids[data.cold_test_idx]
-    rankings = {m: f.recommend(data, cold, k=15) for m, f in methods.items()}
+    rankings = {m: f.recommend(data, cold, k=15) for m, f in models.items()}
     rows, cols = data.X_source.nonzero()
     source = pd.DataFrame({"user": data.user_ids[rows], "item": data.source_item_ids[cols], "rating": 5.0,
                            "timestamp": np.arange(len(rows))})
     ids = np.concatenate([data.source_item_ids, data.target_item_ids])
     items = pd.DataFrame({"item": ids, "title": [f"Movie {i}" for i in ids], "genres": ""})
-    return widgets.ClassroomInputs(data=data, items=items, source=source, truth=test, methods=methods,
+    return widgets.ClassroomInputs(data=data, items=items, source=source, truth=test, models=models,
                                    rankings=rankings, salt="test-salt", seed=0)
 
 
@@ -48,7 +48,7 @@ def test_score_at_equals_a_fixed_alpha_fit(synthetic):
 
 
 def test_score_at_restores_state_and_validates(ci):
-    data, fusion = ci.data, ci.methods["fusion"]
+    data, fusion = ci.data, ci.models["fusion"]
     idx = data.cold_valid_idx
     before, alpha = fusion.score(data, idx), fusion.alpha_
     np.testing.assert_array_equal(fusion.score_at(data, idx, alpha), before)
@@ -73,7 +73,7 @@ def test_score_at_in_learned_mode_bypasses_the_gate_and_restores_it(synthetic):
 
 
 def test_alpha_curve_matches_the_tuner(ci):
-    fusion, data = ci.methods["fusion"], ci.data
+    fusion, data = ci.models["fusion"], ci.data
     curve = simulation.alpha_curve(fusion, data, step=0.1, progress=False)
     assert list(curve.index) == [round(0.1 * i, 2) for i in range(11)]
     for a, v in fusion.history_["alpha_curve"].items():
@@ -131,7 +131,7 @@ def test_cold_start_simulator_static(ci, headless):
     sim = v.data["simulation"]
     # k = 0 is the unchanged method: the curve's first point is fusion's plain NDCG@10 on those users
     idx = ci.data.users_to_idx(sim.users)
-    s = mask_seen(ci.methods["fusion"].score(ci.data, idx), ci.data.target_seen[idx])
+    s = mask_seen(ci.models["fusion"].score(ci.data, idx), ci.data.target_seen[idx])
     rel = sim.scores(sim.users, 0, "fusion")[1]
     assert curve.loc[0, "fusion"] == pytest.approx(ndcg_at_k(s, rel, 10))
     # revealed items are excluded from the lists and from the relevant set
