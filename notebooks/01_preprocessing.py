@@ -138,7 +138,7 @@ plots.user_activity(source, target).show()
 # Transfer needs users with behaviour in both domains: the **overlapping users**, those with enough positives
 # on each side. A seed divides them into
 #
-# - **cold_test** (β, default 20%): their target history is hidden; at evaluation they are ranked from their
+# - **cold_test** (`split.cold_test_frac`, default 20%): their target history is hidden; at evaluation they are ranked from their
 #   source behaviour only. This is the headline evaluation.
 # - **cold_valid** (default 10%): hidden the same way, used to choose hyperparameters. *Never tune on cold_test.*
 # - **warm**: everyone else; they train every model that needs target data. Their latest 20% target positives
@@ -178,4 +178,4 @@ sorted(p.name for p in (ctx.run.path / "split").iterdir())
 #
 # **Further reading.** Harper & Konstan, *The MovieLens Datasets* (TiiS 2015); Zhu et al., *Cross-Domain
 # Recommendation: Challenges, Progress, and Prospects* (IJCAI 2021); Zhu et al., *PTUPCDR* (WSDM 2022) for
-# the cold-start protocol with β = 20/50/80%.
+# the cold-start protocol with 20/50/80% cold_test users (their β; in this suite β is only the VAE's KL weight).

@@ -18,7 +18,7 @@
 #
 # **Learning goals.** After this notebook you can
 #
-# 1. collate several run folders (datasets, splits, β, methods) into one comparison,
+# 1. collate several run folders (datasets, splits, cold_test fractions, methods) into one comparison,
 # 2. read each method's cold-start NDCG@10 and Recall@10 with confidence intervals across runs,
 # 3. produce a shareable HTML report with pseudonymised user ids.
 #
@@ -91,8 +91,8 @@ for d in run_dirs:   # each run against the reference its own config names
 #
 # - A run folder holds everything needed to rebuild its numbers; the report only reads `metrics.json` and
 #   `manifest.json`.
-# - Comparisons across runs (datasets, splits, β) are only fair on the same protocol: full ranking, cold_test users,
+# - Comparisons across runs (datasets, splits, cold_test fractions) are only fair on the same protocol: full ranking, cold_test users,
 #   the same metrics with their CIs.
 #
 # **Further reading.** papermill's documentation on parameterising notebooks; Zhu et al., *PTUPCDR* (WSDM 2022)
-# for β = 20/50/80% cold-start comparisons.
+# for cold-start comparisons with 20/50/80% cold_test users.

@@ -51,7 +51,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .report import export_rankings
 
     salt = None if args.raw_ids else report_salt({"report": {"pseudonymise": True, "salt": args.salt}})
-    for path in export_rankings(args.run, salt, args.out, args.segment):
+    for path in export_rankings(args.run, salt, args.out, args.population):
         print(path)
     print("user ids: " + ("raw (private use only)" if salt is None else
                           "salted pseudonyms" + ("" if args.salt or os.environ.get("REC_SUITE_SALT")
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="copy a run's rankings for sharing, user ids pseudonymised (salted hash)")
     e.add_argument("run", help="run folder, e.g. runs/default-20261122-060144")
     e.add_argument("--out", default=None, help="folder; default <run>/export")
-    e.add_argument("--segment", choices=["cold_test", "warm"], default="cold_test")
+    e.add_argument("--population", choices=["cold_test", "warm"], default="cold_test")
     e.add_argument("--salt", default=None, help="default: $REC_SUITE_SALT, else a random salt that is not saved")
     e.add_argument("--raw-ids", action="store_true", help="keep the dataset's user ids (never for sharing)")
     e.set_defaults(func=_cmd_export)

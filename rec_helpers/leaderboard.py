@@ -111,14 +111,14 @@ def segment_chart(frame: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
-def discussion(metrics: Mapping, reference: str = "cd_ridge", segment: str = "cold_test",
+def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = "cold_test",
                metric: str = HEADLINE) -> str:
     """Markdown written from the numbers of ``metrics.json``: where transfer helps and where it does not."""
-    by = {m: v[segment][metric] for m, v in metrics["methods"].items() if segment in v and metric in v[segment]}
+    by = {m: v[population][metric] for m, v in metrics["methods"].items() if population in v and metric in v[population]}
     if not by:
-        return f"No {metric} results for {segment}."
+        return f"No {metric} results for {population}."
     order = sorted(by, key=lambda m: -by[m]["mean"])
-    lines = [f"**{segment}, {metric}** ({metrics['n_users'][segment]} users, 95% bootstrap CIs): "
+    lines = [f"**{population}, {metric}** ({metrics['n_users'][population]} users, 95% bootstrap CIs): "
              + ", ".join(f"{m} {by[m]['mean']:.3f}" for m in order) + "."]
     comps = metrics.get("comparisons", {})
     pop = by.get("pop", {}).get("mean")

@@ -427,9 +427,9 @@ def valid_report(ctx: Context, models: dict, k: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method").round(4)
 
 
-def read_rankings(run: RunFolder, methods: Sequence[str], segment: str = "cold_test") -> dict[str, pd.DataFrame]:
-    """Saved rankings by method (``segment`` is ``cold_test`` or ``warm``)."""
-    sub = "" if segment == "cold_test" else "warm/"
+def read_rankings(run: RunFolder, methods: Sequence[str], population: str = "cold_test") -> dict[str, pd.DataFrame]:
+    """Saved rankings by method (``population`` is ``cold_test`` or ``warm``)."""
+    sub = "" if population == "cold_test" else "warm/"
     return {m: run.read_parquet(f"rankings/{sub}{m}.parquet") for m in methods}
 
 
@@ -482,8 +482,8 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     metrics = {
         "dataset": ctx.config["data"]["dataset"], "split": ctx.config["split"]["kind"], "seed": ctx.seed,
         "k": list(ecfg["ks"]), "n_resamples": int(ecfg["n_resamples"]), "confidence": 0.95,
-        "n_users": {seg: int(r["n_users"]) for seg, r in results.items()},
-        "methods": {m: {seg: r["metrics"][m] for seg, r in results.items()} for m in names},
+        "n_users": {p: int(r["n_users"]) for p, r in results.items()},
+        "methods": {m: {p: r["metrics"][m] for p, r in results.items()} for m in names},
         "comparisons": {m: {"vs": reference, f"delta_{main}": c[main]["delta"], "ci_low": c[main]["ci_low"],
                             "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
                         for m, c in results["cold_test"]["comparisons"].items() if main in c},

@@ -1,4 +1,4 @@
-"""Collate one or more run folders (datasets, splits, β, methods) into one comparison."""
+"""Collate one or more run folders (datasets, splits, cold_test fractions, methods) into one comparison."""
 from __future__ import annotations
 
 import os
@@ -113,24 +113,24 @@ def run_summary(run_dir: str | os.PathLike) -> dict:
     m, man = read_metrics(run_dir), run.manifest
     cfg = man.get("config", {})
     return {"run": run.name, "path": str(run.path), "dataset": m["dataset"], "split": m["split"],
-            "beta": cfg.get("split", {}).get("cold_test_frac"), "seed": m["seed"],
+            "cold_test_frac": cfg.get("split", {}).get("cold_test_frac"), "seed": m["seed"],
             "cold_test users": m["n_users"].get("cold_test"), "methods": len(m["methods"]),
             "suite seconds": man.get("timings", {}).get("suite_total")}
 
 
-def collate(run_dirs: Sequence[str | os.PathLike], segment: str = "cold_test") -> pd.DataFrame:
-    """Tidy rows (run, dataset, split, beta, method, metric, mean, ci_low, ci_high) over runs."""
+def collate(run_dirs: Sequence[str | os.PathLike], population: str = "cold_test") -> pd.DataFrame:
+    """Tidy rows (run, dataset, split, cold_test_frac, method, metric, mean, ci_low, ci_high) over runs."""
     rows = []
     for d in run_dirs:
         s = run_summary(d)
         metrics = read_metrics(d)
-        for method, by_seg in metrics["methods"].items():
-            for metric, v in by_seg.get(segment, {}).items():
-                rows.append({"run": s["run"], "dataset": s["dataset"], "split": s["split"], "beta": s["beta"],
+        for method, by_pop in metrics["methods"].items():
+            for metric, v in by_pop.get(population, {}).items():
+                rows.append({"run": s["run"], "dataset": s["dataset"], "split": s["split"], "cold_test_frac": s["cold_test_frac"],
                              "method": method, "metric": metric, "mean": v["mean"],
                              "ci_low": v["ci_low"], "ci_high": v["ci_high"]})
     if not rows:
-        raise RunFolderError(f"no {segment} metrics in {list(map(str, run_dirs))}")
+        raise RunFolderError(f"no {population} metrics in {list(map(str, run_dirs))}")
     return pd.DataFrame(rows)
 
 
@@ -154,7 +154,7 @@ def comparison_chart(tidy: pd.DataFrame, metric: str = HEADLINE) -> go.Figure:
 
 
 def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.PathLike | None = None,
-                    segment: str = "cold_test") -> list[Path]:
+                    population: str = "cold_test") -> list[Path]:
     """Copy a run's rankings for sharing: user ids replaced by salted pseudonyms (``salt=None``
     keeps raw ids, for private use). Written atomically to ``<run>/export/`` (or ``out``); the
     run's own rankings are never modified."""
@@ -162,7 +162,7 @@ def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.
     from .runfolder import read_parquet, write_parquet
 
     run = RunFolder(resolve(run_dir))
-    sub = "rankings" if segment == "cold_test" else "rankings/warm"
+    sub = "rankings" if population == "cold_test" else "rankings/warm"
     files = sorted(run.file(sub).glob("*.parquet")) if run.file(sub).is_dir() else []
     if not files:
         raise RunFolderError(f"{run.file(sub)} holds no rankings; run the transfer notebooks (or rec-suite run) first.")
@@ -171,5 +171,5 @@ def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.
     for f in files:
         df = read_parquet(f)
         df = pseudonymise_frame(df, salt) if salt else df
-        written.append(write_parquet(dest / f"{segment}_{f.name}", df))
+        written.append(write_parquet(dest / f"{population}_{f.name}", df))
     return written

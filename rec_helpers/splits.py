@@ -158,8 +158,8 @@ def overlapping_users(source: pd.DataFrame, target: pd.DataFrame, threshold: flo
 
 def assign_roles(users: Sequence[str], cold_test_frac: float = 0.2, cold_valid_frac: float = 0.1,
                  seed: int = 42) -> pd.DataFrame:
-    """Seeded roles: ``round(β·n)`` cold_test, ``round(v·n)`` cold_valid, the rest warm."""
-    cold_test_frac = _check_fraction("cold_test_frac (β)", cold_test_frac)
+    """Seeded roles: ``round(cold_test_frac·n)`` cold_test, ``round(cold_valid_frac·n)`` cold_valid, the rest warm."""
+    cold_test_frac = _check_fraction("cold_test_frac", cold_test_frac)
     cold_valid_frac = _check_fraction("cold_valid_frac", cold_valid_frac)
     if cold_test_frac + cold_valid_frac >= 1:
         raise ConfigError(f"cold_test_frac + cold_valid_frac = {cold_test_frac + cold_valid_frac} leaves no warm "

@@ -105,14 +105,14 @@ def test_genre_split_excludes_users_without_enough_target_positives(synthetic_da
     assert s.stats["n_users_with_positives_in_both"] == 40              # u36..u39 have 1 target positive
 
 
-@pytest.mark.parametrize("n, beta, valid", [(36, 0.2, 0.1), (25, 0.1, 0.1), (10, 0.5, 0.3), (7, 0.0, 0.0),
+@pytest.mark.parametrize("n, cold_test_frac, valid", [(36, 0.2, 0.1), (25, 0.1, 0.1), (10, 0.5, 0.3), (7, 0.0, 0.0),
                                             (3, 0.2, 0.1)])
-def test_role_proportions(n, beta, valid):
-    roles = assign_roles([f"x{i}" for i in range(n)], beta, valid, seed=3)
+def test_role_proportions(n, cold_test_frac, valid):
+    roles = assign_roles([f"x{i}" for i in range(n)], cold_test_frac, valid, seed=3)
     counts = roles["role"].value_counts().to_dict()
-    assert counts.get("cold_test", 0) == round(beta * n)
+    assert counts.get("cold_test", 0) == round(cold_test_frac * n)
     assert counts.get("cold_valid", 0) == round(valid * n)
-    assert counts.get("warm", 0) == n - round(beta * n) - round(valid * n)
+    assert counts.get("warm", 0) == n - round(cold_test_frac * n) - round(valid * n)
     assert roles["user"].tolist() == sorted(f"x{i}" for i in range(n))
     assert set(roles["role"]) <= set(constants.ROLES)
 

@@ -105,7 +105,7 @@ CASES = [
     ("cold-test-frac-negative", lambda t: load_config(None, "", {"split": {"cold_test_frac": -0.1}}),
      ConfigError, [r"split\.cold_test_frac must be a number in \[0, 1\)", r"-0\.1"]),
     ("cold-test-frac-equal-1", lambda t: assign_roles(["a", "b"], cold_test_frac=1.0),
-     ConfigError, [r"cold_test_frac \(β\) must be in \[0, 1\)", r"1\.0"]),
+     ConfigError, [r"cold_test_frac must be in \[0, 1\)", r"1\.0"]),
     ("cold-fracs-sum-to-1-config",
      lambda t: load_config(None, "", {"split": {"cold_test_frac": 0.6, "cold_valid_frac": 0.4}}),
      ConfigError, [r"cold_test_frac \+ split\.cold_valid_frac must stay below 1", r"warm users"]),
