@@ -180,7 +180,8 @@ def interest_vectors(cfg: Mapping, interactions: pd.DataFrame, items: pd.DataFra
     raise ConfigError(f"unknown interest.method {icfg['method']!r}; use 'mean' or 'text'")
 
 
-def finetuned_vectors(ctx: Context, split: Split, encoder, frozen: np.ndarray, show_progress: bool = True):
+def finetuned_vectors(cfg: Mapping, split: Split, encoder, frozen: np.ndarray, show_progress: bool = True,
+                      run: RunFolder | None = None):
     """Item vectors from the encoder with LoRA adapters trained on warm users' target positives.
 
     The adapter is cached under ``<encoder.cache_dir>/lora/<fingerprint>/`` (a warm run skips the
@@ -190,15 +191,15 @@ def finetuned_vectors(ctx: Context, split: Split, encoder, frozen: np.ndarray, s
     from . import finetune
     from .embedding_cache import encode_cached
 
-    ecfg, seed = ctx.config["encoder"], ctx.seed
+    ecfg, seed = cfg["encoder"], int(cfg["seed"])
     params = finetune.check_params(dict(ecfg.get("finetune") or {}))
     users = split.users["user"].to_numpy()
-    u_s = interest_vectors(ctx.config, split.source, split.items, split.items[COL_ITEM].to_numpy(), frozen, users,
+    u_s = interest_vectors(cfg, split.source, split.items, split.items[COL_ITEM].to_numpy(), frozen, users,
                            encoder, show_progress)
     target = split.items[COL_DOMAIN].isin(["target", "both"]).to_numpy()
     tgt_ids = split.items.loc[target, COL_ITEM].to_numpy()
     texts = split.items.loc[target, COL_TEXT].tolist()
-    thr = float(ctx.config["data"]["positive_threshold"])
+    thr = float(cfg["data"]["positive_threshold"])
     pos = split.target_train[split.target_train["rating"] >= thr]  # warm users only, by construction
     pairs = np.stack([pd.Index(users).get_indexer(pos["user"]), pd.Index(tgt_ids).get_indexer(pos[COL_ITEM])], axis=1)
     pairs = pairs[(pairs >= 0).all(axis=1)]
@@ -209,8 +210,8 @@ def finetuned_vectors(ctx: Context, split: Split, encoder, frozen: np.ndarray, s
     if not hit:
         adapter.parent.mkdir(parents=True, exist_ok=True)
         finetune.train_lora(encoder, texts, pairs, u_s, adapter, params, seed=seed, progress=show_progress)
-    for name in (*finetune.ADAPTER_FILES, "history.json"):
-        ctx.run.write_bytes(f"embeddings/lora/{name}", (adapter / name).read_bytes())
+    for name in (*finetune.ADAPTER_FILES, "history.json") if run is not None else ():
+        run.write_bytes(f"embeddings/lora/{name}", (adapter / name).read_bytes())
     tuned = finetune.LoraEncoder(ecfg["model"], adapter, pooling=encoder.pooling, max_length=encoder.max_length,
                                  batch_size=encoder.batch_size, device=encoder.device)
     vectors, _ = encode_cached(tuned, split.items[COL_TEXT].tolist(), cache_dir=cache_dir, show_progress=show_progress)
@@ -221,10 +222,42 @@ def finetuned_vectors(ctx: Context, split: Split, encoder, frozen: np.ndarray, s
     return vectors, tuned, info
 
 
-def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
-    """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
+def compute_embeddings(cfg: Mapping, split: Split, show_progress: bool = True, run: RunFolder | None = None) -> Embeddings:
+    """Item vectors (frozen, LoRA fine-tuned and/or whitened, as ``cfg["encoder"]`` says) and the
+    interest vectors of a split, without writing them (``run``: where a fine-tuned adapter is copied)."""
     from .embedding_cache import encode_cached
 
+    t0 = time.perf_counter()
+    encoder = make_encoder(cfg)
+    texts = split.items[COL_TEXT].tolist()
+    vectors, cache = encode_cached(encoder, texts, cache_dir=resolve(cfg["encoder"]["cache_dir"]),
+                                   show_progress=show_progress)
+    tuned = None
+    if (cfg["encoder"].get("finetune") or {}).get("enabled"):
+        vectors, encoder, tuned = finetuned_vectors(cfg, split, encoder, vectors, show_progress, run)
+    raw_anisotropy = whitening.mean_cosine(vectors, seed=int(cfg["seed"]))
+    if cfg["encoder"].get("whiten"):  # an unsupervised map of the item texts (no interactions)
+        vectors = whitening.whiten(vectors, cfg["encoder"]["whiten"])
+    t_items = time.perf_counter() - t0
+    item_ids = split.items[COL_ITEM].to_numpy()
+    users = split.users["user"].to_numpy()
+    t1 = time.perf_counter()
+    u_s = interest_vectors(cfg, split.source, split.items, item_ids, vectors, users, encoder, show_progress)
+    # Only warm users are in target_train: cold users' target history is never read here.
+    u_t = interest_vectors(cfg, split.target_train, split.items, item_ids, vectors, users, encoder, show_progress)
+    t_users = time.perf_counter() - t1
+    info = {"model": cfg["encoder"]["model"], "fingerprint": encoder.fingerprint, "dim": int(vectors.shape[1]),
+            "pooling": encoder.pooling, "max_length": encoder.max_length, "device": str(encoder.device),
+            "n_items": len(texts), "cache_hit": bool(cache["hit"]), "cache_key": cache["key"],
+            "whiten": cfg["encoder"].get("whiten"), "mean_cosine_raw": round(raw_anisotropy, 4),
+            "finetune": tuned, "mean_cosine": round(whitening.mean_cosine(vectors, seed=int(cfg["seed"])), 4),
+            "item_seconds": round(t_items, 3), "user_seconds": round(t_users, 3),
+            "items_per_second": None if cache["hit"] else round(len(texts) / max(t_items, 1e-9), 1)}
+    return Embeddings(item_ids, vectors, users, u_s, u_t, info)
+
+
+def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
+    """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
     h = _check_step(ctx, "embeddings", EMBED_SECTIONS)
     run = ctx.run
     names = ("items.npy", "items.parquet", "users.parquet", "users_source.npy", "users_target.npy")
@@ -234,42 +267,18 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
                           run.read_parquet("embeddings/users.parquet")["user"].to_numpy(),
                           run.read_npy("embeddings/users_source.npy"), run.read_npy("embeddings/users_target.npy"),
                           run.manifest.get("embeddings", {}))
-    split = ensure_split(ctx)
     t0 = time.perf_counter()
-    encoder = make_encoder(ctx.config)
-    texts = split.items[COL_TEXT].tolist()
-    vectors, cache = encode_cached(encoder, texts, cache_dir=resolve(ctx.config["encoder"]["cache_dir"]),
-                                   show_progress=show_progress)
-    tuned = None
-    if (ctx.config["encoder"].get("finetune") or {}).get("enabled"):
-        vectors, encoder, tuned = finetuned_vectors(ctx, split, encoder, vectors, show_progress)
-    raw_anisotropy = whitening.mean_cosine(vectors, seed=ctx.seed)
-    if ctx.config["encoder"].get("whiten"):  # an unsupervised map of the item texts (no interactions)
-        vectors = whitening.whiten(vectors, ctx.config["encoder"]["whiten"])
-    t_items = time.perf_counter() - t0
-    item_ids = split.items[COL_ITEM].to_numpy()
-    users = split.users["user"].to_numpy()
-    t1 = time.perf_counter()
-    u_s = interest_vectors(ctx.config, split.source, split.items, item_ids, vectors, users, encoder, show_progress)
-    # Only warm users are in target_train: cold users' target history is never read here.
-    u_t = interest_vectors(ctx.config, split.target_train, split.items, item_ids, vectors, users, encoder, show_progress)
-    t_users = time.perf_counter() - t1
-    run.write_npy("embeddings/items.npy", vectors)
+    split = ensure_split(ctx)
+    emb = compute_embeddings(ctx.config, split, show_progress, run)
+    run.write_npy("embeddings/items.npy", emb.item_vectors)
     run.write_parquet("embeddings/items.parquet", split.items[[COL_ITEM, COL_DOMAIN]])
     run.write_parquet("embeddings/users.parquet", split.users[["user", "role"]])
-    run.write_npy("embeddings/users_source.npy", u_s)
-    run.write_npy("embeddings/users_target.npy", u_t)
-    info = {"model": ctx.config["encoder"]["model"], "fingerprint": encoder.fingerprint, "dim": int(vectors.shape[1]),
-            "pooling": encoder.pooling, "max_length": encoder.max_length, "device": str(encoder.device),
-            "n_items": len(texts), "cache_hit": bool(cache["hit"]), "cache_key": cache["key"],
-            "whiten": ctx.config["encoder"].get("whiten"), "mean_cosine_raw": round(raw_anisotropy, 4),
-            "finetune": tuned,
-            "mean_cosine": round(whitening.mean_cosine(vectors, seed=ctx.seed), 4),
-            "item_seconds": round(t_items, 3), "user_seconds": round(t_users, 3),
-            "items_per_second": None if cache["hit"] else round(len(texts) / max(t_items, 1e-9), 1)}
+    run.write_npy("embeddings/users_source.npy", emb.user_source)
+    run.write_npy("embeddings/users_target.npy", emb.user_target)
+    info = emb.info
     run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
     run.record_timing("embeddings", time.perf_counter() - t0)
-    return Embeddings(item_ids, vectors, users, u_s, u_t, info)
+    return emb
 
 
 # --- the text control: the same shapes, random vectors ---------------------------------------
