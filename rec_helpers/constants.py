@@ -24,6 +24,7 @@ GENRE_SEP = "|"
 # --- domains and user roles ----------------------------------------------------------
 SOURCE = "source"
 TARGET = "target"
+BOTH = "both"  # an item's domain in the time split: it is in both catalogues
 
 ROLE_WARM = "warm"
 ROLE_COLD_VALID = "cold_valid"

@@ -53,13 +53,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .bootstrap import DEFAULT_N_RESAMPLES, bootstrap_ci
-from .constants import (COL_DOMAIN, COL_ITEM, COL_RANK, COL_RATING, COL_SCORE, COL_USER, DEFAULT_POSITIVE_THRESHOLD,
+from .constants import (BOTH, COL_DOMAIN, COL_ITEM, COL_RANK, COL_RATING, COL_SCORE, COL_USER, DEFAULT_POSITIVE_THRESHOLD,
                         DEFAULT_SEED, TARGET)
 from .errors import ConfigError, DataValidationError
 from .interest import l2_normalise
 from .metrics import check_k, ndcg_at_k, recall_at_k
 from .transfer.base import TransferMethod, unseen_item_bias
-from .transfer.data import BOTH, TransferData
+from .transfer.data import TransferData
 from .transfer.ranking import mask_seen, top_k
 
 DEFAULT_METHODS = ("pop", "cd_ridge", "emcdr", "zero_shot", "fusion", "adapter", "vae")

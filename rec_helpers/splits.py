@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 
 from .constants import (
-    COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TIMESTAMP, COL_USER, GENRE_SEP,
+    BOTH, COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TIMESTAMP, COL_USER, GENRE_SEP,
     ROLE_COLD_TEST, ROLE_COLD_VALID, ROLE_WARM, SOURCE, SOURCE_GENRES, TARGET, TARGET_GENRES,
 )
 from .errors import ConfigError, DataValidationError
 
-BOTH = "both"
 OVERLAP_RULES = ("drop", SOURCE, TARGET)
 SPLIT_FILES = ("items", "users", "source", "target_train", "target_valid", "target_test", "target_warm_test")
 INTERACTION_COLS = [COL_USER, COL_ITEM, COL_RATING, COL_TIMESTAMP]

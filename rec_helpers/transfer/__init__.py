@@ -7,18 +7,18 @@
 """
 from __future__ import annotations
 
-from rec_helpers.transfer.adapter import Adapter
-from rec_helpers.transfer.base import TransferMethod, valid_ndcg
-from rec_helpers.transfer.baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
-from rec_helpers.transfer.data import TransferData, make_synthetic_data
-from rec_helpers.transfer.fusion import Fusion
-from rec_helpers.transfer.score_fusion import ScoreFusion
-from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
-from rec_helpers.transfer.registry import (
+from .adapter import Adapter
+from .base import TransferMethod, valid_ndcg
+from .baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
+from .data import TransferData, make_synthetic_data
+from .fusion import Fusion
+from .score_fusion import ScoreFusion
+from .ranking import mask_seen, ndcg_at_k, top_k
+from .registry import (
     BASELINES, METHODS, TRANSFER_METHODS, load_method, make_method,
 )
-from rec_helpers.transfer.two_tower import TwoTowerScorer
-from rec_helpers.transfer.vae import VAE
+from .two_tower import TwoTowerScorer
+from .vae import VAE
 
 __all__ = [
     "Adapter", "BASELINES", "CDRidge", "CDRidgeAll", "EMCDR", "Fusion", "KernelMap", "METHODS",

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.transfer.base import check_choice, check_range
-from rec_helpers.transfer.data import TransferData
-from rec_helpers.transfer.two_tower import N_FEATURES, InterestMethod
+from ..constants import DEFAULT_SEED
+from .base import check_choice, check_range
+from .data import TransferData
+from .two_tower import N_FEATURES, InterestMethod
 
 GATES = ("scalar", "vector", "user")
 

@@ -16,11 +16,11 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
-from rec_helpers.constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, HEADLINE_K
-from rec_helpers.errors import ConfigError, DataValidationError
-from rec_helpers.runfolder import to_jsonable
-from rec_helpers.transfer.data import TransferData
-from rec_helpers.transfer.ranking import mask_seen, ndcg_at_k, top_k
+from ..constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, HEADLINE_K
+from ..errors import ConfigError, DataValidationError
+from ..runfolder import to_jsonable
+from .data import TransferData
+from .ranking import mask_seen, ndcg_at_k, top_k
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"

@@ -10,12 +10,12 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import svds
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.errors import ConfigError
-from rec_helpers.interest import l2_normalise
-from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
-from rec_helpers.transfer.data import SOURCE_INPUTS, TransferData
-from rec_helpers.transfer.layers import ridge_map
+from ..constants import DEFAULT_SEED
+from ..errors import ConfigError
+from ..interest import l2_normalise
+from .base import TransferMethod, check_choice, check_range, valid_ndcg
+from .data import SOURCE_INPUTS, TransferData
+from .layers import ridge_map
 
 DEFAULT_RIDGE_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)

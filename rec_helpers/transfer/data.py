@@ -14,15 +14,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from rec_helpers.constants import (
+from ..constants import (
     COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TEXT, COL_TIMESTAMP,
     COL_TITLE, COL_USER, DEFAULT_POSITIVE_THRESHOLD, ROLE_COLD_TEST, ROLE_COLD_VALID,
-    ROLE_WARM, ROLES, SOURCE, TARGET,
+    ROLE_WARM, ROLES, SOURCE, TARGET, BOTH,
 )
-from rec_helpers.errors import ConfigError, DataValidationError
-from rec_helpers.interest import l2_normalise
+from ..errors import ConfigError, DataValidationError
+from ..interest import l2_normalise
 
-BOTH = "both"  # item domain for the time split: the item is in both catalogues
 DOMAINS = (SOURCE, TARGET, BOTH)
 # What a method reads of a user's source history (config: ``transfer.<method>.source_input``):
 # "positives" (rating ≥ threshold, SPEC default), "all" (every rated item, any rating: the

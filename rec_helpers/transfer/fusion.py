@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.errors import ConfigError
-from rec_helpers.transfer.base import check_choice, check_range
-from rec_helpers.transfer.data import TransferData
-from rec_helpers.transfer.two_tower import N_FEATURES, InterestMethod
+from ..constants import DEFAULT_SEED
+from ..errors import ConfigError
+from .base import check_choice, check_range
+from .data import TransferData
+from .two_tower import N_FEATURES, InterestMethod
 
 FUSION_MODES = ("fixed", "tuned", "learned")
 DEFAULT_ALPHA_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from rec_helpers.metrics import ndcg_values
+from ..metrics import ndcg_values
 
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:

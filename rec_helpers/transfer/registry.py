@@ -6,13 +6,13 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from rec_helpers.errors import ConfigError
-from rec_helpers.transfer.adapter import Adapter
-from rec_helpers.transfer.base import CONFIG_FILE, STATE_FILE, TransferMethod
-from rec_helpers.transfer.baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
-from rec_helpers.transfer.fusion import Fusion
-from rec_helpers.transfer.score_fusion import ScoreFusion
-from rec_helpers.transfer.vae import VAE
+from ..errors import ConfigError
+from .adapter import Adapter
+from .base import CONFIG_FILE, STATE_FILE, TransferMethod
+from .baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
+from .fusion import Fusion
+from .score_fusion import ScoreFusion
+from .vae import VAE
 
 METHODS: dict[str, type[TransferMethod]] = {
     cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, CDRidgeAll, KernelMap, Fusion,

@@ -21,10 +21,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.errors import ConfigError
-from rec_helpers.transfer.base import TransferMethod, check_range, to_jsonable, valid_ndcg
-from rec_helpers.transfer.data import TransferData
+from ..constants import DEFAULT_SEED
+from ..errors import ConfigError
+from .base import TransferMethod, check_range, to_jsonable, valid_ndcg
+from .data import TransferData
 
 DEFAULT_COMPONENTS = ("vae", "kernel_map")
 DEFAULT_ALPHA_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
@@ -48,7 +48,7 @@ class ScoreFusion(TransferMethod):
                  alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, seed: int = DEFAULT_SEED,
                  device: str = "auto", progress: bool = True) -> None:
         super().__init__()
-        from rec_helpers.transfer.registry import METHODS  # late import: registry imports us
+        from .registry import METHODS  # late import: registry imports us
 
         comps = [str(c) for c in components]
         if len(comps) != 2 or comps[0] == comps[1]:
@@ -74,7 +74,7 @@ class ScoreFusion(TransferMethod):
         self._check_component_params()
 
     def _component_kwargs(self, name: str) -> dict:
-        from rec_helpers.transfer.registry import METHODS
+        from .registry import METHODS
 
         kwargs = dict(self.component_params.get(name, {}))
         accepted = METHODS[name].param_names()
@@ -84,7 +84,7 @@ class ScoreFusion(TransferMethod):
         return kwargs
 
     def _check_component_params(self) -> None:
-        from rec_helpers.transfer.registry import make_method
+        from .registry import make_method
 
         # builds (not fits) each one: bad parameters fail now, not after minutes of fitting
         self._reads_text = any(make_method(name, **self._component_kwargs(name)).reads_text
@@ -98,7 +98,7 @@ class ScoreFusion(TransferMethod):
     def fit(self, data: TransferData,
             fitted: Mapping[str, TransferMethod] | None = None) -> "ScoreFusion":
         """Fit (or take from ``fitted``) both components, then choose α on cold_valid."""
-        from rec_helpers.transfer.registry import make_method
+        from .registry import make_method
 
         self._check_train_data(data)
         start = time.perf_counter()
@@ -167,7 +167,7 @@ class ScoreFusion(TransferMethod):
         return {f"c{k}.{key}": v for k, m in enumerate(self.models_) for key, v in m._state().items()}
 
     def _restore(self, state: dict[str, torch.Tensor]) -> None:
-        from rec_helpers.transfer.registry import METHODS
+        from .registry import METHODS
 
         self.models_ = []
         for k, spec in enumerate(self.meta_["components"]):

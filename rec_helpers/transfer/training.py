@@ -15,10 +15,10 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.errors import ConfigError
-from rec_helpers.transfer.base import TransferMethod, check_choice, check_range, valid_ndcg
-from rec_helpers.transfer.data import TransferData
+from ..constants import DEFAULT_SEED
+from ..errors import ConfigError
+from .base import TransferMethod, check_choice, check_range, valid_ndcg
+from .data import TransferData
 
 LossFn = Callable[[np.ndarray, int], torch.Tensor]  # (batch user indices, global step) -> loss
 DEVICES = ("auto", "cpu", "cuda")

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.transfer.base import check_choice, check_range, item_matrix, unseen_item_bias
-from rec_helpers.transfer.data import TransferData
-from rec_helpers.transfer.layers import Standardize, Tower, ridge_map
-from rec_helpers.transfer.training import (
+from ..constants import DEFAULT_SEED
+from .base import check_choice, check_range, item_matrix, unseen_item_bias
+from .data import TransferData
+from .layers import Standardize, Tower, ridge_map
+from .training import (
     SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, sampled_bce,
 )
 

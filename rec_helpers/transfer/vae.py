@@ -19,11 +19,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rec_helpers.constants import DEFAULT_SEED
-from rec_helpers.transfer.base import check_choice, check_range, item_matrix, unseen_item_bias
-from rec_helpers.transfer.data import SOURCE_INPUTS, TransferData
-from rec_helpers.transfer.layers import Standardize
-from rec_helpers.transfer.training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll
+from ..constants import DEFAULT_SEED
+from .base import check_choice, check_range, item_matrix, unseen_item_bias
+from .data import SOURCE_INPUTS, TransferData
+from .layers import Standardize
+from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll
 
 
 class MultVAE(nn.Module):
