@@ -149,8 +149,8 @@ class Embeddings:
     item_ids: np.ndarray       # order of item_vectors (= split/items.parquet order)
     item_vectors: np.ndarray   # (n_items, d) float32, L2-normalised
     users: np.ndarray          # order of the user matrices (= split/users.parquet order)
-    user_source: np.ndarray    # u_s for every user
-    user_target: np.ndarray    # u_t for warm users; zero rows for cold users (their target is hidden)
+    U_s: np.ndarray            # u_s of every user
+    U_t: np.ndarray            # u_t of warm users; zero rows for cold users (their target is hidden)
     info: dict
 
 
@@ -209,7 +209,8 @@ def finetuned_vectors(cfg: Mapping, split: Split, encoder, frozen: np.ndarray, s
     hit = finetune.is_adapter_dir(adapter)
     if not hit:
         adapter.parent.mkdir(parents=True, exist_ok=True)
-        finetune.train_lora(encoder, texts, pairs, u_s, adapter, params, seed=seed, progress=show_progress)
+        finetune.train_lora(encoder, texts, pairs, u_s, adapter, params, seed=seed, progress=show_progress,
+                            frozen=frozen[target])
     for name in (*finetune.ADAPTER_FILES, "history.json") if run is not None else ():
         run.write_bytes(f"embeddings/lora/{name}", (adapter / name).read_bytes())
     tuned = finetune.LoraEncoder(ecfg["model"], adapter, pooling=encoder.pooling, max_length=encoder.max_length,
@@ -260,12 +261,12 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
     h = _check_step(ctx, "embeddings", EMBED_SECTIONS)
     run = ctx.run
-    names = ("items.npy", "items.parquet", "users.parquet", "users_source.npy", "users_target.npy")
+    names = ("items.npy", "items.parquet", "users.parquet", "U_s.npy", "U_t.npy")
     if all(run.has(f"embeddings/{n}") for n in names) and "embeddings" in run.manifest.get("steps", {}):
         return Embeddings(run.read_parquet("embeddings/items.parquet")["item"].to_numpy(),
                           run.read_npy("embeddings/items.npy"),
                           run.read_parquet("embeddings/users.parquet")["user"].to_numpy(),
-                          run.read_npy("embeddings/users_source.npy"), run.read_npy("embeddings/users_target.npy"),
+                          run.read_npy("embeddings/U_s.npy"), run.read_npy("embeddings/U_t.npy"),
                           run.manifest.get("embeddings", {}))
     t0 = time.perf_counter()
     split = ensure_split(ctx)
@@ -273,8 +274,8 @@ def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     run.write_npy("embeddings/items.npy", emb.item_vectors)
     run.write_parquet("embeddings/items.parquet", split.items[[COL_ITEM, COL_DOMAIN]])
     run.write_parquet("embeddings/users.parquet", split.users[["user", "role"]])
-    run.write_npy("embeddings/users_source.npy", emb.user_source)
-    run.write_npy("embeddings/users_target.npy", emb.user_target)
+    run.write_npy("embeddings/U_s.npy", emb.U_s)
+    run.write_npy("embeddings/U_t.npy", emb.U_t)
     info = emb.info
     run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
     run.record_timing("embeddings", time.perf_counter() - t0)
@@ -326,7 +327,7 @@ def transfer_data(ctx: Context, control: bool = False):
         emb = control_embeddings(ctx) if control else ensure_embeddings(ctx, show_progress=False)
         ctx.cache[key] = TransferData.from_frames(
             split.items, split.users, split.source, split.target_train, split.target_valid,
-            emb.item_ids, emb.item_vectors, emb.user_source, emb.user_target,
+            emb.item_ids, emb.item_vectors, emb.U_s, emb.U_t,
             positive_threshold=float(ctx.config["data"]["positive_threshold"]))
     return ctx.cache[key]
 
