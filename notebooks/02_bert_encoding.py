@@ -158,9 +158,9 @@ def show_user(user):
     display(explore.user_profile(user, split.source, items, threshold, n=8))
     target_mask = (items["domain"] != "source").to_numpy()
     print("nearest target movies to the source interest vector (zero-shot):")
-    display(explore.nearest_items(emb.user_source[i], emb.item_vectors, items, 8, target_mask))
-    if np.abs(emb.user_target[i]).sum() > 0:
-        print(f"cosine(u_source, u_target) = {emb.user_source[i] @ emb.user_target[i]:.3f}")
+    display(explore.nearest_items(emb.U_s[i], emb.item_vectors, items, 8, target_mask))
+    if np.abs(emb.U_t[i]).sum() > 0:
+        print(f"cosine(u_s, u_t) = {emb.U_s[i] @ emb.U_t[i]:.3f}")
     else:
         print("cold-start user: no target interest vector (target history hidden)")
 

@@ -150,11 +150,11 @@ def _new_mask(data: TransferData, item_ids: Sequence) -> np.ndarray:
     return mask
 
 
-def without_items(data: TransferData, item_ids: Sequence, user_target: np.ndarray | None = None) -> TransferData:
+def without_items(data: TransferData, item_ids: Sequence, U_t: np.ndarray | None = None) -> TransferData:
     """``data`` as it was before ``item_ids`` existed: out of the target catalogue and of every
     training input (target_train, target_seen, target_valid, u_t); the source side unchanged.
 
-    ``user_target``: the warm users' u_t rebuilt without the new items (the pipeline passes the
+    ``U_t``: the warm users' u_t rebuilt without the new items (the pipeline passes the
     run's own interest vectors). Without it, the rows of users who had a positive on a new
     item are recomputed as the plain mean of their remaining positives' vectors (L2-normalised;
     TransferData keeps no ratings for the centred weights), the other rows are kept as they are.
@@ -162,7 +162,7 @@ def without_items(data: TransferData, item_ids: Sequence, user_target: np.ndarra
     new = _new_mask(data, item_ids)
     keep = np.flatnonzero(~new)
     X_train = data.X_target_train[:, keep].tocsr()
-    if user_target is None:
+    if U_t is None:
         U_t = data.U_t.copy()
         touched = np.flatnonzero(np.asarray(data.X_target_train[:, np.flatnonzero(new)].sum(axis=1)).ravel() > 0)
         if len(touched):
@@ -171,9 +171,9 @@ def without_items(data: TransferData, item_ids: Sequence, user_target: np.ndarra
                 np.asarray(x.sum(axis=1)), 1.0)
             U_t[touched] = l2_normalise(mean).astype(np.float32)
     else:
-        U_t = np.asarray(user_target, dtype=np.float32)
+        U_t = np.asarray(U_t, dtype=np.float32)
         if U_t.shape != data.U_t.shape:
-            raise DataValidationError(f"user_target has shape {U_t.shape}; expected {data.U_t.shape}.")
+            raise DataValidationError(f"U_t has shape {U_t.shape}; expected {data.U_t.shape}.")
     ids = data.target_item_ids[keep]
     return dataclasses.replace(
         data, target_item_ids=ids, E_target=data.E_target[keep], U_t=U_t, X_target_train=X_train,
@@ -294,7 +294,7 @@ def figure(frame: pd.DataFrame, references: Mapping[str, tuple[float, str]] | No
 # --- the scenario --------------------------------------------------------------------------------
 def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequence,
                           models: Mapping[str, TransferMethod], k: int = 20,
-                          user_target: np.ndarray | None = None, n_resamples: int = DEFAULT_N_RESAMPLES,
+                          U_t: np.ndarray | None = None, n_resamples: int = DEFAULT_N_RESAMPLES,
                           seed: int = 0, bias: str | float = "mean", show_progress: bool = False,
                           ) -> tuple[pd.DataFrame, go.Figure, dict]:
     """Fit every (unfitted) model of ``models`` on ``without_items(data, new_ids)`` and measure it on cold_test users.
@@ -310,7 +310,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     bias_label = "mean item bias" if isinstance(bias, str) else f"{float(bias):g}-quantile item bias"
     new_ids = list(new_ids)
     new_mask = _new_mask(data, new_ids)
-    before = without_items(data, new_ids, user_target)
+    before = without_items(data, new_ids, U_t)
     cold = data.user_ids[data.cold_test_idx]
     truth = truth[truth[COL_USER].isin(set(cold)) & truth[COL_ITEM].isin(data.target_item_index)]
     with_new = set(truth.loc[truth[COL_ITEM].isin(set(new_ids)), COL_USER])
@@ -413,7 +413,7 @@ def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_M
             p["progress"] = False
         models[n] = make_method(n, **p)
     frame, fig, info = run_new_item_scenario(
-        data, split.target_test, new_ids, models, k=k, user_target=u_t,
+        data, split.target_test, new_ids, models, k=k, U_t=u_t,
         n_resamples=int(ctx.config["evaluation"]["n_resamples"]), seed=ctx.seed, bias=bias,
         show_progress=show_progress)
     info = {"frac": frac, "item_seed": seed, "n_eligible_items": int(len(pool)), **info,

@@ -34,7 +34,7 @@ def variant_data(ctx: pipeline.Context, encoder_overrides: Mapping) -> tuple[Tra
     split = pipeline.ensure_split(ctx)
     emb = pipeline.compute_embeddings(cfg, split, show_progress=False, run=None)
     data = TransferData.from_frames(split.items, split.users, split.source, split.target_train, split.target_valid,
-                                    emb.item_ids, emb.item_vectors, emb.user_source, emb.user_target,
+                                    emb.item_ids, emb.item_vectors, emb.U_s, emb.U_t,
                                     positive_threshold=float(cfg["data"]["positive_threshold"]))
     return data, emb.info
 

@@ -35,9 +35,9 @@ def test_embeddings_shapes_order_and_cold_users_without_target_vector(run):
     assert list(emb.item_ids) == split.items["item"].tolist()
     assert list(emb.users) == split.users["user"].tolist()
     roles = split.users["role"].to_numpy()
-    assert not emb.user_target[roles != "warm"].any(), "cold users must have no target interest vector"
-    assert emb.user_target[roles == "warm"].any(axis=1).all()
-    assert emb.user_source.any(axis=1).all()
+    assert not emb.U_t[roles != "warm"].any(), "cold users must have no target interest vector"
+    assert emb.U_t[roles == "warm"].any(axis=1).all()
+    assert emb.U_s.any(axis=1).all()
     saved = run.run.read_parquet("embeddings/items.parquet")
     assert saved["item"].tolist() == split.items["item"].tolist()
     assert run.run.manifest["embeddings"]["dim"] == 384
@@ -71,7 +71,7 @@ def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_
 
     b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, data={"interactions": str(changed)})
     pipeline.ensure_embeddings(b, show_progress=False)
-    same = ["embeddings/items.npy", "embeddings/users_source.npy", "embeddings/users_target.npy",
+    same = ["embeddings/items.npy", "embeddings/U_s.npy", "embeddings/U_t.npy",
             "split/source.parquet", "split/target_train.parquet", "split/users.parquet"]
     for rel in same:
         assert a.run.file(rel).read_bytes() == b.run.file(rel).read_bytes(), rel
@@ -154,13 +154,13 @@ def test_text_control_replaces_vectors_only(run):
     ctl = pipeline.control_embeddings(run)
     again = pipeline.control_embeddings(run)
     assert ctl.item_vectors.shape == bert.item_vectors.shape and ctl.item_vectors.dtype == np.float32
-    assert ctl.user_source.shape == bert.user_source.shape and ctl.user_target.shape == bert.user_target.shape
+    assert ctl.U_s.shape == bert.U_s.shape and ctl.U_t.shape == bert.U_t.shape
     np.testing.assert_allclose(np.linalg.norm(ctl.item_vectors, axis=1), 1.0, atol=1e-5)
     assert np.abs(ctl.item_vectors @ bert.item_vectors.T).max() < 0.5   # unrelated to the text
     np.testing.assert_array_equal(ctl.item_vectors, again.item_vectors)
-    np.testing.assert_array_equal(ctl.user_source, again.user_source)
+    np.testing.assert_array_equal(ctl.U_s, again.U_s)
     roles = pipeline.ensure_split(run).users["role"].to_numpy()
-    assert not ctl.user_target[roles != "warm"].any() and ctl.user_target[roles == "warm"].any(axis=1).all()
+    assert not ctl.U_t[roles != "warm"].any() and ctl.U_t[roles == "warm"].any(axis=1).all()
     other = pipeline.random_unit_vectors(len(bert.item_ids), 384, run.seed + 1)
     assert not np.array_equal(other, ctl.item_vectors)
     data, cdata = pipeline.transfer_data(run), pipeline.transfer_data(run, control=True)

@@ -29,7 +29,7 @@ def tiny_frames():
     u_t[:2] = rng.normal(size=(2, 3))
     return dict(items=items, users=users, source=source, target_train=target_train,
                 target_valid=target_valid, item_ids=items["item"].to_numpy(), item_vectors=vecs,
-                user_source_vectors=u_s, user_target_vectors=u_t)
+                U_s=u_s, U_t=u_t)
 
 
 def test_from_frames_builds_matrices():
@@ -52,10 +52,10 @@ def test_from_frames_builds_matrices():
 @pytest.mark.parametrize("change, message", [
     (lambda f: f["target_train"].__setitem__("user", ["w1", "w1", "t1"]), "target_train"),
     (lambda f: f["target_valid"].__setitem__("user", ["t1"]), "target_valid"),
-    (lambda f: f["user_target_vectors"].__setitem__(3, 1.0), "leaks"),
+    (lambda f: f["U_t"].__setitem__(3, 1.0), "leaks"),
     (lambda f: f["source"].__setitem__("item", ["a", "b", "a", "b", "c"]), "source catalogue"),
     (lambda f: f.__setitem__("items", f["items"].drop(columns="domain")), "domain"),
-    (lambda f: f.__setitem__("user_source_vectors", f["user_source_vectors"][:3]), "shape"),
+    (lambda f: f.__setitem__("U_s", f["U_s"][:3]), "shape"),
     (lambda f: f["users"].__setitem__("role", ["warm", "warm", "cold", "cold_test"]), "role"),
 ])
 def test_from_frames_rejects_bad_input(change, message):

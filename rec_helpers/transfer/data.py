@@ -178,8 +178,8 @@ class TransferData:
         target_valid: pd.DataFrame,
         item_ids: Sequence,
         item_vectors: np.ndarray,
-        user_source_vectors: np.ndarray,
-        user_target_vectors: np.ndarray,
+        U_s: np.ndarray,
+        U_t: np.ndarray,
         positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
     ) -> "TransferData":
         """Validate the frames and build index maps, CSR matrices and vector blocks.
@@ -188,7 +188,7 @@ class TransferData:
         ``source``: all users' source interactions; ``target_train``: warm users only;
         ``target_valid``: cold_valid users only (a missing ``rating`` column means all
         rows are positives). ``item_vectors`` rows follow ``item_ids``; the user vector
-        arrays follow ``users`` and cold users' ``user_target_vectors`` rows must be zero.
+        arrays ``U_s`` / ``U_t`` (every user's u_s / u_t) follow ``users`` and cold users' ``U_t`` rows must be zero.
         """
         _require(items, "items", [COL_ITEM, COL_DOMAIN])
         _require(users, "users", [COL_USER, COL_ROLE])
@@ -237,9 +237,8 @@ class TransferData:
         tgt_index = {k: i for i, k in enumerate(tgt_items)}
         dim = vectors.shape[1]
 
-        U_s = np.asarray(user_source_vectors, dtype=np.float32)
-        U_t = np.asarray(user_target_vectors, dtype=np.float32)
-        for name, arr in (("user_source_vectors", U_s), ("user_target_vectors", U_t)):
+        U_s, U_t = np.asarray(U_s, dtype=np.float32), np.asarray(U_t, dtype=np.float32)
+        for name, arr in (("U_s", U_s), ("U_t", U_t)):
             if arr.shape != (n_users, dim):
                 raise DataValidationError(
                     f"{name} has shape {arr.shape}; expected ({n_users}, {dim}): one row per "
@@ -248,7 +247,7 @@ class TransferData:
         cold = roles != ROLE_WARM
         if np.abs(U_t[cold]).sum() > 0:
             raise DataValidationError(
-                "user_target_vectors has non-zero rows for cold users: that leaks hidden target "
+                "U_t has non-zero rows for cold users: that leaks hidden target "
                 "data. Build u_t from target_train only (zero rows for cold users)."
             )
 
