@@ -344,7 +344,7 @@ def history_size_buckets(
 
 def popularity_buckets(
     item_popularity: pd.Series,
-    catalog: Sequence | None = None,
+    catalogue: Sequence | None = None,
     head_frac: float = 0.2,
     tail_frac: float = 0.5,
 ) -> pd.Series:
@@ -352,15 +352,15 @@ def popularity_buckets(
 
     Items sorted by popularity, most popular first (ties by item id): the first
     ceil(head_frac * n) are ``head``, the last ceil(tail_frac * n) are ``tail``, the rest
-    ``torso``. ``catalog`` adds items without training users (popularity 0).
+    ``torso``. ``catalogue`` adds items without training users (popularity 0).
     """
     if not (0 <= head_frac <= 1 and 0 <= tail_frac <= 1 and head_frac + tail_frac <= 1):
         raise ConfigError(
             f"head_frac and tail_frac must be in [0, 1] with sum <= 1, got {head_frac}, {tail_frac}."
         )
     pop = pd.Series(item_popularity, dtype=np.float64)
-    if catalog is not None:
-        pop = pop.reindex(pd.Index(pd.unique(pd.Index(catalog).append(pop.index))), fill_value=0.0)
+    if catalogue is not None:
+        pop = pop.reindex(pd.Index(pd.unique(pd.Index(catalogue).append(pop.index))), fill_value=0.0)
     ordered = pop.rename_axis("item").reset_index(name="pop").sort_values(["pop", "item"], ascending=[False, True])
     n = len(ordered)
     n_head, n_tail = int(np.ceil(head_frac * n)), int(np.ceil(tail_frac * n))

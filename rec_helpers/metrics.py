@@ -501,7 +501,8 @@ def catalog_coverage(
     col_item: str = COL_ITEM,
     col_rank: str = COL_RANK,
 ) -> float:
-    """Coverage@k = |union of the users' top-k items| / catalog_size."""
+    """Coverage@k = |union of the users' top-k items| / catalog_size (the catalogue's size; the
+    function keeps Microsoft Recommenders' name and spelling)."""
     k = check_k(k)
     catalog_size = check_k(catalog_size, "catalog_size")
     ranks = check_rankings(rating_pred, col_user, col_item, col_rank)

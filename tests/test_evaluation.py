@@ -395,7 +395,7 @@ def test_history_size_bucket_labels():
 
 def test_popularity_buckets_and_restriction():
     pop = pd.Series({f"i{j}": j for j in range(1, 9)})  # i8 most popular
-    b = popularity_buckets(pop, catalog=["i1", "i9", "i10"], head_frac=0.2, tail_frac=0.5)
+    b = popularity_buckets(pop, catalogue=["i1", "i9", "i10"], head_frac=0.2, tail_frac=0.5)
     # 10 items: head = top ceil(2) = i8, i7; tail = last 5 = i3, i2, i1 and the unseen i10, i9
     assert set(b.index[b == "head"]) == {"i8", "i7"}
     assert set(b.index[b == "tail"]) == {"i3", "i2", "i1", "i10", "i9"}
