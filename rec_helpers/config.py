@@ -1,5 +1,9 @@
 """One parameter set for the whole suite: defaults ← YAML file ← profile ← overrides.
 
+The defaults are ``rec_helpers/configs/default.yaml``, shipped inside the package and read with
+:mod:`importlib.resources` (so they load from any folder); ``configs/default.yaml`` of the
+project is a link to that one file.
+
 ``load_config`` validates section and key names (a typo gets a "did you mean" hint),
 so a misspelt parameter never passes silently.
 """
@@ -10,6 +14,7 @@ import difflib
 import hashlib
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
@@ -19,7 +24,6 @@ from .errors import ConfigError
 from .paths import project_root
 
 ENV_PROFILE = "REC_SUITE_PROFILE"
-DEFAULT_CONFIG_PATH = "configs/default.yaml"
 FREE_FORM = {"transfer"}  # sections whose keys are method parameters, checked by the methods
 RESERVED = {"profiles"}
 
@@ -27,8 +31,12 @@ RESERVED = {"profiles"}
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist. Fix: pass a path such as configs/default.yaml")
+    return _parse_yaml(path.read_text(), path)
+
+
+def _parse_yaml(text: str, path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):
@@ -37,8 +45,9 @@ def _read_yaml(path: Path) -> dict:
 
 
 def defaults() -> dict:
-    """The packaged defaults (``configs/default.yaml`` of the project)."""
-    return _read_yaml(project_root() / DEFAULT_CONFIG_PATH)
+    """The packaged defaults (``rec_helpers/configs/default.yaml``), from any working folder."""
+    packaged = resources.files(__package__).joinpath("configs/default.yaml")
+    return _parse_yaml(packaged.read_text(), packaged)
 
 
 def deep_merge(base: Mapping, update: Mapping) -> dict:
@@ -94,7 +103,8 @@ def load_config(
 ) -> dict:
     """Resolve a parameter set.
 
-    ``config`` is a YAML path (relative to the project root or absolute) or a mapping.
+    ``config`` is a YAML path (relative to the project root or absolute), a mapping, or ``None``
+    for the packaged defaults.
     ``profile`` names an entry of the file's ``profiles`` section; ``None`` reads
     ``$REC_SUITE_PROFILE`` (CI sets ``smoke``) and ``""`` means no profile. A mapping
     that is already resolved (it has ``"resolved": True``, as the suite runner passes)
@@ -109,8 +119,10 @@ def load_config(
             validate(cfg)
             return cfg
         raw = dict(config)
+    elif config is None:
+        raw = base
     else:
-        path = Path(config or DEFAULT_CONFIG_PATH)
+        path = Path(config)
         raw = _read_yaml(path if path.is_absolute() or path.is_file() else project_root() / path)
     _check_keys(raw, base)
     profiles = {**base.get("profiles", {}), **raw.get("profiles", {})}

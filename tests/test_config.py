@@ -20,14 +20,22 @@ def test_defaults_load_and_match_the_constants(no_profile_env):
     assert cfg["split"]["kind"] == "genre" and cfg["split"]["overlap"] == "drop"
     assert tuple(cfg["split"]["source_genres"]) == constants.SOURCE_GENRES
     assert tuple(cfg["split"]["target_genres"]) == constants.TARGET_GENRES
-    assert cfg["split"]["cold_test_frac"] == constants.DEFAULT_COLD_TEST_FRAC
-    assert cfg["split"]["cold_valid_frac"] == constants.DEFAULT_COLD_VALID_FRAC
-    assert cfg["split"]["warm_test_frac"] == constants.DEFAULT_WARM_TEST_FRAC
-    assert cfg["split"]["min_source_positives"] == constants.DEFAULT_MIN_SOURCE_POSITIVES
     assert tuple(cfg["evaluation"]["ks"]) == constants.DEFAULT_K
     assert cfg["encoder"]["template"] == constants.DEFAULT_ITEM_TEMPLATE
     assert cfg["encoder"]["model"] == constants.DEFAULT_MODEL
     assert defaults()["profiles"]["smoke"]["data"]["dataset"] == "ml-100k"
+
+
+def test_defaults_are_packaged_and_load_from_any_folder(no_profile_env, tmp_path, monkeypatch):
+    """One defaults file: rec_helpers/configs/default.yaml (package data), which the project's
+    configs/default.yaml is (a link to); config.defaults() does not depend on the working folder."""
+    packaged = project_root() / "rec_helpers" / "configs" / "default.yaml"
+    assert (project_root() / "configs" / "default.yaml").read_bytes() == packaged.read_bytes()
+    assert 'rec_helpers = ["configs/*.yaml"]' in (project_root() / "pyproject.toml").read_text()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REC_SUITE_ROOT", str(tmp_path))  # no project root with a configs/ folder here
+    assert defaults() == yaml.safe_load(packaged.read_text())
+    assert load_config()["seed"] == constants.DEFAULT_SEED
 
 
 def test_same_result_from_path_relative_absolute_and_none(no_profile_env):
