@@ -165,9 +165,39 @@ HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 
-def notebook_html(nb_path: Path, urls: Mapping) -> str:
+def _shared_stylesheet(body: str, folder: Path) -> str:
+    """Move the page's ``<style>`` blocks of ``<head>`` (nbconvert's JupyterLab CSS, ~260 kB and the same
+    for every page) into ``folder/assets/nbconvert-<hash>.css``, written once, and link it."""
+    import hashlib
+
+    head_end = body.find("</head>")
+    if head_end < 0:
+        return body
+    head = body[:head_end]
+    blocks = re.findall(r"<style[^>]*>(.*?)</style>", head, flags=re.S)
+    if not blocks:
+        return body
+    css = "\n".join(blocks)
+    name = f"nbconvert-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+    target = folder / ASSETS / name
+    if not target.exists():
+        with atomic_path(target) as tmp:
+            tmp.write_text(css, encoding="utf-8")
+    first = [True]
+
+    def replace(_m):
+        if first[0]:
+            first[0] = False
+            return f'<link rel="stylesheet" href="{ASSETS}/{name}">'
+        return ""
+
+    return re.sub(r"<style[^>]*>.*?</style>", replace, head, flags=re.S) + body[head_end:]
+
+
+def notebook_html(nb_path: Path, urls: Mapping, folder: Path | None = None) -> str:
     """One executed notebook as an HTML page that loads plotly.js and MathJax from ``urls`` (nothing
-    from the network: no require.js, no widget manager, no CDN MathJax)."""
+    from the network: no require.js, no widget manager, no CDN MathJax); with ``folder`` (where the page
+    goes), its stylesheet is shared with the other pages in ``folder/assets/``."""
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -179,7 +209,7 @@ def notebook_html(nb_path: Path, urls: Mapping) -> str:
     nb = plotly_outputs_to_html(nbformat.read(nb_path, as_version=4), urls["plotly"])
     nb.metadata.pop("widgets", None)  # headless runs show static views; no widget manager from a CDN
     body, _ = exporter.from_notebook_node(nb)
-    return body
+    return body if folder is None else _shared_stylesheet(body, folder)
 
 
 def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg: Mapping,
@@ -191,7 +221,7 @@ def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg:
     rows = []
     timings = run.manifest.get("timings", {})
     for nb_path in executed:
-        body = notebook_html(nb_path, urls)
+        body = notebook_html(nb_path, urls, report_dir)
         target = report_dir / f"{nb_path.stem}.html"
         with atomic_path(target) as tmp:
             tmp.write_text(body, encoding="utf-8")
@@ -451,6 +481,6 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike,
     _relativise(out_nb, partial, final, nb.parent)
     urls = bundle_assets(partial)
     with atomic_path(partial / "index.html") as tmp:
-        tmp.write_text(notebook_html(out_nb, urls), encoding="utf-8")
+        tmp.write_text(notebook_html(out_nb, urls, partial), encoding="utf-8")
     os.replace(partial, final)
     return CompareResult(final, final / "index.html", final / nb.name, [_shown_path(d) for d in run_dirs])

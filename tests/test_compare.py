@@ -91,7 +91,12 @@ def test_report_ships_plotly_and_mathjax_once_and_references_them_relatively(two
     assert html.count('src="assets/plotly.min.js"') == 1       # loaded once per page, by a relative URL
     assert "Plotly.newPlot" in html and not re.search(r"<script[^>]*\ssrc=[\"']?(https?:)?//", html)
     assert 'src="assets/mathjax/MathJax.js?config=' in html
-    assert len(html) < 1_000_000                                 # no embedded plotly.js
+    assert len(html) < 200_000                                   # no embedded plotly.js, no inline lab CSS
+    css = sorted((report / "assets").glob("nbconvert-*.css"))
+    assert len(css) == 1 and css[0].stat().st_size > 100_000     # nbconvert's stylesheet, once for all pages
+    for page in report.glob("0*.html"):
+        head = page.read_text().split("</head>")[0]
+        assert f'<link rel="stylesheet" href="assets/{css[0].name}">' in head and "<style" not in head, page.name
     for nb_path in (runs["smoke-a"] / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(nb_path, as_version=4)
         outs = [o for c in nb.cells for o in c.get("outputs", [])]
