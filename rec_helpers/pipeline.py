@@ -375,6 +375,9 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
         return load_method(model_dir)
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
+    cached = model_cache_dir(ctx, key, params, data)
+    if cached is not None and (cached / "config.json").is_file():
+        return _record_method(ctx, key, step, h, load_method(cached), data, fit_s=0.0, cache_hit=True)
     method = make_method(name, **params)
     # score fusion: reuse the run's own fit of a component configured exactly as in its section
     # (a component that reads no text is the same fit in the control, so it is not refitted)
@@ -385,6 +388,54 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     t0 = time.perf_counter()
     method.fit(data, fitted=fitted) if fitted else method.fit(data)
     fit_s = time.perf_counter() - t0
+    if cached is not None:
+        with atomic_path(cached) as tmp:
+            method.save(tmp)
+    return _record_method(ctx, key, step, h, method, data, fit_s=fit_s, cache_hit=False)
+
+
+def _code_fingerprint() -> str:
+    """sha256 of the transfer package's source: a cached model is reused only with the same code."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((Path(__file__).parent / "transfer").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | None:
+    """Where a model fitted on exactly this data (every matrix and vector of ``data``), with these
+    parameters and this code is cached (``transfer.model_cache``); None when the cache is off.
+
+    A warm run (same data and config, new run folder) then reuses the fit instead of redoing it,
+    as the embedding cache does for BERT. Fitting is deterministic by seed, so a cached model
+    gives the rankings a fresh fit would give.
+    """
+    import hashlib
+
+    if not ctx.config["transfer"].get("model_cache", True):
+        return None
+    if "data_fingerprint" not in ctx.cache:
+        ctx.cache["data_fingerprint"] = {}
+    prints = ctx.cache["data_fingerprint"]
+    if id(data) not in prints:
+        h = hashlib.sha256()
+        for arr in (data.user_ids.astype(str), data.roles.astype(str), data.source_item_ids.astype(str),
+                    data.target_item_ids.astype(str), data.E_source, data.E_target, data.U_s, data.U_t):
+            h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else "\x00".join(arr).encode())
+        for m in (data.X_source, data.X_target_train, data.target_seen, data.X_target_valid, data.X_source_all):
+            for part in (m.indptr, m.indices, m.data):
+                h.update(np.ascontiguousarray(part).tobytes())
+        prints[id(data)] = h.hexdigest()
+    payload = json.dumps({"method": key, "params": {k: v for k, v in params.items() if k != "progress"},
+                          "data": prints[id(data)], "code": _code_fingerprint()}, sort_keys=True, default=str)
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:24]
+    return resolve(ctx.config["encoder"]["cache_dir"]).parent / "models" / f"{key}-{digest}"
+
+
+def _record_method(ctx: Context, key: str, step: str, h: str, method, data, fit_s: float, cache_hit: bool):
+    """Write a fitted method's rankings (cold_test, warm), its model folder and manifest entries."""
     top_n = int(ctx.config["evaluation"]["top_n"])
     t1 = time.perf_counter()
     cold = data.user_ids[data.cold_test_idx]
@@ -392,11 +443,12 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     ctx.run.write_parquet(f"rankings/{key}.parquet", method.recommend(data, cold, k=top_n))
     ctx.run.write_parquet(f"rankings/warm/{key}.parquet", method.recommend(data, warm, k=top_n))
     rank_s = time.perf_counter() - t1
-    with atomic_path(model_dir) as tmp:
+    with atomic_path(ctx.run.file(f"models/{key}")) as tmp:
         method.save(tmp)
     ctx.run.write_json(f"models/{key}/history.json", {"params": method.get_params(), **method.history_})
     ctx.run.update_manifest(steps={step: {"config_hash": h}},
-                            methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3)}})
+                            methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3),
+                                           "model_cache_hit": cache_hit}})
     ctx.run.record_timing(f"fit:{key}", fit_s)
     return method
 

@@ -123,7 +123,7 @@ MOVIELENS_GENRES = (
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 TIDY_COLUMNS = ("user", "item", "rating", "timestamp", "title", "year", "genres")
-TRANSFER_KEYS = ("methods", "device")
+TRANSFER_KEYS = ("methods", "device", "model_cache")
 
 
 def _is_int(v) -> bool:

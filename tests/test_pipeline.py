@@ -229,3 +229,27 @@ def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, syn
         choices = [{k: v for k, v in ctx.run.read_json(f"models/{name}/history.json").items()
                     if "seconds" not in k} for ctx in (a, b)]
         assert choices[0] == choices[1], name
+
+
+def test_model_cache_reuses_a_fit_only_for_identical_data_params_and_code(make_run, tmp_path):
+    """A second run with the same data and parameters loads the cached model (no fit) and writes
+    byte-identical rankings; other parameters or other data miss the cache."""
+    enc = {"cache_dir": str(tmp_path / "cache" / "embeddings")}
+    names = ["cd_ridge", "kernel_map", "vae"]
+    transfer = {"model_cache": True, "methods": names, "vae": {"epochs": 3, "hidden": 16, "latent_dim": 4}}
+    runs = [make_run(tmp_path / n, encoder=enc, transfer=transfer, evaluation={"text_control": False}) for n in "ab"]
+    for ctx in runs:
+        pipeline.ensure_methods(ctx, progress=False)
+    hits = [{n: ctx.run.manifest["methods"][n]["model_cache_hit"] for n in names} for ctx in runs]
+    assert hits == [dict.fromkeys(names, False), dict.fromkeys(names, True)]
+    assert runs[1].run.manifest["methods"]["vae"]["fit_seconds"] == 0.0
+    for n in names:
+        assert runs[0].run.file(f"rankings/{n}.parquet").read_bytes() == runs[1].run.file(f"rankings/{n}.parquet").read_bytes()
+    assert len(list((tmp_path / "cache" / "models").iterdir())) == 3
+    c = make_run(tmp_path / "c", encoder=enc, evaluation={"text_control": False},
+                 transfer={**transfer, "vae": {"epochs": 3, "hidden": 16, "latent_dim": 5}})
+    pipeline.ensure_methods(c, ["vae"], progress=False)
+    assert c.run.manifest["methods"]["vae"]["model_cache_hit"] is False
+    d = make_run(tmp_path / "d", encoder=enc, evaluation={"text_control": False}, seed=7, transfer=transfer)
+    pipeline.ensure_methods(d, ["cd_ridge"], progress=False)   # another seed: another split, other data
+    assert d.run.manifest["methods"]["cd_ridge"]["model_cache_hit"] is False
