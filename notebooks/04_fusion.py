@@ -20,9 +20,11 @@
 #
 # 1. write fusion $u'' = \alpha\,u_s + (1-\alpha)\,u_t$ and say what α = 0 and α = 1 mean,
 # 2. explain what a cold-start user uses for the missing $u_t$ (the target prior, or a map of $u_s$) and why,
-# 3. read the α curve: cold_valid NDCG@10 for every α, and the α that was chosen from it,
+# 3. read the α curve: cold_valid NDCG@10 for every α, and the α that was chosen from it, and compute the blend
+#    yourself from the fitted model,
 # 4. move α yourself and watch one user's list and the validation score change,
-# 5. compare fusion with Pop and zero-shot BERT on cold_valid.
+# 5. blend two fitted methods at the **score level** (per-user z-scores) and say when that beats vector fusion,
+# 6. compare fusion with Pop and zero-shot BERT on cold_valid.
 #
 # **Intuition.** $u_s$ says what a user liked in the *source* domain (action, thrillers, …); $u_t$ says what
 # they liked in the *target* domain (comedy, drama, …). Fusion is the simplest possible transfer: a weighted
@@ -128,6 +130,23 @@ else:
     print(f"mode={fusion.mode!r}: α is not tuned on a grid (fixed α = {fusion.alpha}, or learned per user below).")
 
 # %% [markdown]
+# **The blend as code.** Inside the model both vectors are standardised first, $z = (u - m)/c$ (mean row $m$,
+# RMS norm $c$, fitted on warm users), and a cold user's $z_t$ is the target prior (or the ridge map of $z_s$).
+# Then $u'' = \alpha z_s + (1 - \alpha) z_t$ with the chosen α: numpy on the fitted model's buffers gives the
+# vectors the scorer receives.
+
+# %%
+m = fusion.module_
+arr = lambda t: t.detach().cpu().numpy()                  # torch tensor -> numpy
+idx = data.cold_test_idx[:5]
+z_s = (data.U_s[idx] - arr(m.norm.mean)) / arr(m.norm.scale)
+z_t = (z_s - arr(m.fill.mean_s)) @ arr(m.fill.weight) + arr(m.fill.prior) if fusion.fill == "mapped" else arr(m.fill.prior)
+alpha = fusion.alpha_ if fusion.alpha_ is not None else fusion.alpha_values(data, idx)[:, None]  # learned: per user
+u_fused = alpha * z_s + (1 - alpha) * z_t
+np.testing.assert_allclose(u_fused, fusion.interest_vectors(data, idx), rtol=1e-5, atol=1e-6)
+print(f"u'' of {len(idx)} cold users by hand = fusion.interest_vectors (α = {np.mean(alpha):.2f})")
+
+# %% [markdown]
 # ## 6. Move α yourself
 #
 # Drag the slider (or focus it and use the arrow keys). Above the slider's list: the cold_valid NDCG@10 at that α,
@@ -140,7 +159,51 @@ else:
 view = widgets.alpha_slider(ctx)
 
 # %% [markdown]
-# ## 7. A learned gate: α per user
+# ## 7. Fusion at the score level
+#
+# Vector fusion blends two *interest vectors* before one scorer. **Score fusion** (method `score_fusion`) blends
+# two fitted *methods* after scoring: here the VAE (05) and the kernel map (a kernel ridge map of the source
+# history onto target items). Their scores live on different scales (a softmax logit, a ridge prediction), so each
+# is first standardised per user over the target catalogue,
+#
+# $$z(s)_{ui} = \frac{s_{ui} - \operatorname{mean}_j s_{uj}}{\operatorname{sd}_j s_{uj}}, \qquad
+#   s_{ui} = \alpha\, z(s_A)_{ui} + (1 - \alpha)\, z(s_B)_{ui},$$
+#
+# and α is chosen on cold_valid, as for vector fusion. The two components are the run's own fitted models.
+
+# %%
+score_fusion = pipeline.ensure_method(ctx, "score_fusion")    # fits its components first when needed
+first, second = score_fusion.models_
+idx = data.cold_valid_idx[:50]
+
+def z(s):                                                    # per-user z-scores over the catalogue
+    s = np.asarray(s, dtype=np.float64)
+    return (s - s.mean(axis=1, keepdims=True)) / s.std(axis=1, keepdims=True)
+
+a = score_fusion.alpha_
+blend = a * z(first.score(data, idx)) + (1 - a) * z(second.score(data, idx))
+np.testing.assert_allclose(blend, score_fusion.score(data, idx), rtol=1e-4, atol=1e-4)
+print(f"score fusion = {a:.2f}·z({first.name}) + {1 - a:.2f}·z({second.name}): same scores as score_fusion.score")
+
+# %%
+sf_curve = score_fusion.history_["alpha_curve"]
+plots.curve([float(a) for a in sf_curve], list(sf_curve.values()),
+            f"Score fusion: cold_valid NDCG@10 against α (α = 1: {first.name} only, α = 0: {second.name} only)",
+            "α", "NDCG@10 (cold_valid)", mark_x=score_fusion.alpha_).show()
+pipeline.valid_report(ctx, {"fusion (vectors)": fusion, "score_fusion": score_fusion,
+                            first.name: first, second.name: second})
+
+# %% [markdown]
+# **When does score fusion beat vector fusion?** When the two things it blends are *different models that are each
+# good and make different mistakes*: the VAE learns from which source items a user rated, the kernel map from how
+# similar their source history is to other users'. If the α curve peaks strictly inside (0, 1), the blend beats both
+# ends, i.e. both components. Vector fusion cannot combine model families: it mixes two points of one BERT space and
+# needs one scorer trained for the mix. Score fusion costs two fitted models and one α per run (not per user); per-user
+# z-scores make the scales comparable but assume each model's scores are spread alike over the catalogue. When one
+# component is much weaker, α moves to the end of the strong one and nothing is gained.
+
+# %% [markdown]
+# ## 8. A learned gate: α per user
 #
 # `mode="learned"` replaces the single α with a tiny gate $\alpha_u = \sigma(w^\top \varphi_u + b)$ on the user's
 # standardised log history lengths $\varphi_u$ = (log(1 + #source positives), log(1 + #target positives)). A cold
@@ -167,7 +230,7 @@ else:
           "set transfer.fusion.mode: learned in the config to fit it as the main fusion model.")
 
 # %% [markdown]
-# ## 8. Cold_valid check against Pop and zero-shot BERT
+# ## 9. Cold_valid check against Pop and zero-shot BERT
 #
 # (Final numbers on cold_test are in notebook 06.)
 
@@ -176,13 +239,15 @@ baselines = pipeline.ensure_methods(ctx, ["pop", "zero_shot"], progress=False)
 pipeline.valid_report(ctx, {**baselines, "fusion": fusion})
 
 # %% [markdown]
-# ## 9. What you should now understand
+# ## 10. What you should now understand
 #
 # - Fusion $u'' = \alpha u_s + (1-\alpha) u_t$ is the simplest transfer: a blend, then a learned scorer.
 # - A cold-start user has no $u_t$; the target prior (warm mean) or a map of $u_s$ stands in, and that choice is
 #   documented in the method (`fill`).
 # - α is chosen on cold_valid from the whole α curve; the curve shows how much the source interest is worth.
 # - A learned gate can give each user their own α from how much history they have.
+# - Score fusion blends two fitted methods' per-user z-scored scores, $\alpha z(s_A) + (1-\alpha) z(s_B)$; it helps
+#   when the two are strong and complementary, which vector fusion (one BERT space, one scorer) cannot exploit.
 #
 # **Further reading.** Zhu et al., *Cross-Domain Recommendation: Challenges, Progress, and Prospects*
 # (IJCAI 2021 survey); Man et al., *EMCDR* (IJCAI 2017); Zhu et al., *PTUPCDR:
