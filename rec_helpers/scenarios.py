@@ -62,7 +62,7 @@ from .transfer.base import TransferMethod, unseen_item_bias
 from .transfer.data import TransferData
 from .transfer.ranking import mask_seen, top_k
 
-DEFAULT_METHODS = ("pop", "cd_ridge", "emcdr", "zero_shot", "fusion", "adapter", "vae")
+DEFAULT_METHODS = ("pop", "cd_ridge", "cd_ridge_all", "kernel_map", "emcdr", "zero_shot", "fusion", "adapter", "vae")
 NDCG_K = 10
 RESULT_COLUMNS = ["method", "metric", "mean", "ci_low", "ci_high", "n_users"]
 JSON_PATH = "scenarios/new_items.json"
@@ -218,7 +218,7 @@ def per_user_metrics(scores: np.ndarray, full: TransferData, users: Sequence, tr
 
     - ``new_recall@k``: relevant new items in the top k / relevant new items;
     - ``new_share@k``: new items in the top k / k;
-    - ``ndcg@10``: on all hidden positives (old and new);
+    - ``ndcg@10`` and ``recall@k``: on all hidden positives (old and new);
     - ``shelf_recall@k``: the same recall when only the new items are ranked (a "new arrivals"
       shelf): does the method order new items by the user's taste, whatever the old items score?
       Random order gives k / n_new in expectation.
@@ -232,6 +232,7 @@ def per_user_metrics(scores: np.ndarray, full: TransferData, users: Sequence, tr
     truth = truth[truth[COL_USER].isin(users)]
     truth_new = truth[truth[COL_ITEM].isin(new_set)]
     recall = recall_at_k(truth_new, pred, k=k, per_user=True)
+    recall_all = recall_at_k(truth, pred, k=k, per_user=True)
     ndcg = ndcg_at_k(truth, pred, k=NDCG_K, per_user=True)
     top_k_pred = pred[pred[COL_RANK] <= k]
     share = top_k_pred[COL_ITEM].isin(new_set).groupby(top_k_pred[COL_USER]).sum() / k
@@ -241,8 +242,8 @@ def per_user_metrics(scores: np.ndarray, full: TransferData, users: Sequence, tr
     shelf = recall_at_k(truth_new, _ranking_frame(shelf_scores, full, users, int(k)), k=k, per_user=True)
     index = pd.Index(users, name=COL_USER)
     return pd.DataFrame({f"new_recall@{k}": recall.reindex(index), f"new_share@{k}": share.reindex(index).fillna(0.0),
-                         f"ndcg@{NDCG_K}": ndcg.reindex(index), f"shelf_recall@{k}": shelf.reindex(index)},
-                        index=index)
+                         f"ndcg@{NDCG_K}": ndcg.reindex(index), f"recall@{k}": recall_all.reindex(index),
+                         f"shelf_recall@{k}": shelf.reindex(index)}, index=index)
 
 
 def summarise(per_user: Mapping[str, pd.DataFrame], n_resamples: int = DEFAULT_N_RESAMPLES,
@@ -299,9 +300,12 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
                           ) -> tuple[pd.DataFrame, go.Figure, dict]:
     """Fit every (unfitted) model of ``models`` on ``without_items(data, new_ids)`` and measure it on cold_test users.
 
-    ``truth``: the cold_test users' hidden target positives (user, item). The users evaluated
-    are the cold_test users with ≥ 1 new item among them. Returns the tidy frame, the figure
-    and an info dict (counts, seconds per method, which methods can score new items).
+    ``truth``: the cold_test users' hidden target positives (user, item). Every cold_test user
+    with a hidden positive is evaluated on all of them, old and new items alike (``ndcg@10``,
+    ``recall@k``); ``new_recall@k`` and ``shelf_recall@k`` are means over the users with ≥ 1 new
+    item among them (NaN for the others). ``info["text_vs_id"]``: the best text-aware method
+    against the best ID-only one on ``recall@k`` (paired bootstrap). Returns the tidy frame, the
+    figure and an info dict (counts, seconds per method, which methods can score new items).
     """
     k = check_k(k)
     if not models:
@@ -314,8 +318,9 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     cold = data.user_ids[data.cold_test_idx]
     truth = truth[truth[COL_USER].isin(set(cold)) & truth[COL_ITEM].isin(data.target_item_index)]
     with_new = set(truth.loc[truth[COL_ITEM].isin(set(new_ids)), COL_USER])
-    users = [u for u in cold if u in with_new]
-    if not users:
+    has_truth = set(truth[COL_USER])
+    users = [u for u in cold if u in has_truth]
+    if not with_new:
         raise DataValidationError("no cold_test user has a new item among their hidden target positives; "
                                   "raise frac or use another seed.")
     idx = data.users_to_idx(users)
@@ -346,6 +351,8 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "catalogue_share_new": float(new_mask.mean()), "k": k, "ndcg_k": NDCG_K,
         "shelf_random_recall": float(min(1.0, k / new_mask.sum())),
         "n_cold_test_users": int(len(cold)), "users_evaluated": len(users),
+        "users_with_new_positives": len(with_new),
+        "text_vs_id": _text_vs_id(per_user, can_score, f"recall@{k}", n_resamples, seed),
         "hidden_positives_on_new_items": n_new_pos,
         "hidden_positive_share_new": float(n_new_pos / max(1, len(truth))),
         "training_positives_removed": int(data.X_target_train.nnz - before.X_target_train.nnz),
@@ -356,6 +363,21 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "fitted": {n: models[n].get_params() for n in names},
     }
     return frame, scenario_figure(frame, info), info
+
+
+def _text_vs_id(per_user: Mapping[str, pd.DataFrame], can_score: Mapping[str, bool], metric: str,
+                n_resamples: int, seed: int) -> dict | None:
+    """The best text-aware method against the best ID-only one on ``metric`` (paired bootstrap)."""
+    from .bootstrap import paired_bootstrap
+
+    means = {m: float(t[metric].mean()) for m, t in per_user.items()}
+    text = [m for m in means if can_score[m]]
+    ids = [m for m in means if not can_score[m]]
+    if not text or not ids:
+        return None
+    a, b = max(text, key=means.get), max(ids, key=means.get)
+    res = paired_bootstrap(per_user[a][metric].to_numpy(), per_user[b][metric].to_numpy(), n_resamples, seed)
+    return {"metric": metric, "text": a, "id_only": b, "text_mean": means[a], "id_mean": means[b], **res}
 
 
 def scenario_figure(frame: pd.DataFrame, info: Mapping) -> go.Figure:

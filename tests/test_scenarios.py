@@ -167,11 +167,19 @@ def run_small(synth, names=("pop", "cd_ridge", "zero_shot", "vae"), **kw):
 def test_scenario_outputs_shape_and_id_only_zeros(synth):
     frame, fig, info = run_small(synth)
     assert list(frame.columns) == sc.RESULT_COLUMNS
-    assert len(frame) == 4 * 4
-    assert set(frame["metric"]) == {"new_recall@10", "new_share@10", "ndcg@10", "shelf_recall@10"}
-    assert frame["n_users"].nunique() == 1 and frame["n_users"].iloc[0] == info["users_evaluated"] > 0
+    assert len(frame) == 4 * 5
+    assert set(frame["metric"]) == {"new_recall@10", "new_share@10", "ndcg@10", "recall@10", "shelf_recall@10"}
+    # every cold_test user is evaluated on all hidden positives; the new-item recalls only where a new item is hidden
+    overall = frame[frame["metric"].isin(["ndcg@10", "recall@10", "new_share@10"])]
+    assert (overall["n_users"] == info["users_evaluated"]).all() and info["users_evaluated"] > 0
+    only_new = frame[frame["metric"].isin(["new_recall@10", "shelf_recall@10"])]
+    assert (only_new["n_users"] == info["users_with_new_positives"]).all()
+    assert 0 < info["users_with_new_positives"] < info["users_evaluated"]
     assert (frame["ci_low"] <= frame["mean"] + 1e-12).all() and (frame["mean"] <= frame["ci_high"] + 1e-12).all()
-    new_rows = frame[frame["metric"] != "ndcg@10"].set_index(["method", "metric"])
+    vs = info["text_vs_id"]
+    assert vs["text"] in ("zero_shot", "vae") and vs["id_only"] in ("pop", "cd_ridge") and vs["metric"] == "recall@10"
+    assert vs["delta"] == pytest.approx(vs["text_mean"] - vs["id_mean"]) and 0 < vs["p_value"] <= 1
+    new_rows = frame[~frame["metric"].isin(["ndcg@10", "recall@10"])].set_index(["method", "metric"])
     for m in ("pop", "cd_ridge"):
         assert (new_rows.loc[m, ["mean", "ci_low", "ci_high"]] == 0).all().all()
     assert new_rows.loc[("zero_shot", "new_share@10"), "mean"] > 0
@@ -179,7 +187,7 @@ def test_scenario_outputs_shape_and_id_only_zeros(synth):
         assert new_rows.loc[(m, "shelf_recall@10"), "mean"] > 0
     assert info["can_score_new_items"] == {"pop": False, "cd_ridge": False, "zero_shot": True, "vae": True}
     assert info["n_new_items"] == len(synth[2]) and set(info["seconds"]) == {"pop", "cd_ridge", "zero_shot", "vae"}
-    assert len(fig.data) == 4  # one panel per metric
+    assert len(fig.data) == 5  # one panel per metric
     json.dumps(info)
 
 
@@ -212,7 +220,7 @@ def test_new_item_scenario_on_a_run_writes_json(make_run, tmp_path, offline):
                    evaluation={"n_resamples": 100}, transfer={"vae": {"epochs": 2, "hidden": 16, "latent_dim": 4}})
     names = ("pop", "zero_shot", "vae")
     frame, fig, info = sc.new_item_scenario(ctx, frac=0.25, methods=names, k=5, show_progress=False)
-    assert list(frame.columns) == sc.RESULT_COLUMNS and len(frame) == 3 * 4
+    assert list(frame.columns) == sc.RESULT_COLUMNS and len(frame) == 3 * 5
     saved = json.loads(ctx.run.file(sc.JSON_PATH).read_text())
     pd.testing.assert_frame_equal(pd.DataFrame(saved["results"]), frame, check_dtype=False)
     split = pipeline.ensure_split(ctx)
