@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..constants import DEFAULT_SEED
 from .base import check_choice, check_range
 from .data import TransferData
 from .two_tower import N_FEATURES, InterestMethod
@@ -69,17 +68,9 @@ class Adapter(InterestMethod):
     name = "adapter"
 
     def __init__(self, bottleneck: int = 64, gate: str = "vector", gate_init: float = 0.0,
-                 fill: str = "prior", map_l2: float = 10.0, warm_input_rate: float = 0.0,
-                 hidden: int = 256, out_dim: int = 64, item_embedding: bool = True,
-                 dropout: float = 0.0, loss: str = "softmax", n_negatives: int = 100,
-                 epochs: int = 60, batch_size: int | None = 256, lr: float = 1e-3,
-                 weight_decay: float = 1e-4, patience: int = 5, seed: int = DEFAULT_SEED,
-                 device: str = "auto", progress: bool = True) -> None:
-        super().__init__(hidden=hidden, out_dim=out_dim, item_embedding=item_embedding,
-                         dropout=dropout, loss=loss, n_negatives=n_negatives, fill=fill,
-                         map_l2=map_l2, warm_input_rate=warm_input_rate, epochs=epochs,
-                         batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, seed=seed, device=device, progress=progress)
+                 **training) -> None:
+        """``training``: the trainer parameters of :class:`~.two_tower.InterestTraining`."""
+        super().__init__(**training)
         check_range("bottleneck", bottleneck, 0, lo_open=True)
         check_choice("gate", gate, GATES)
         self.bottleneck, self.gate, self.gate_init = int(bottleneck), gate, float(gate_init)

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from pathlib import Path
@@ -89,6 +90,7 @@ class TransferMethod:
     """Base class: subclasses implement ``fit``, ``score`` and the state hooks."""
 
     name: ClassVar[str] = "base"
+    TRAINING: ClassVar[type | None] = None  # a dataclass of parameters taken as **training
 
     def __init__(self) -> None:
         self.history_: dict[str, Any] = {}
@@ -97,8 +99,10 @@ class TransferMethod:
     # --------------------------------------------------------------- params
     @classmethod
     def param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        """The constructor's named parameters, then the fields of its ``TRAINING`` config (``**training``)."""
+        sig = inspect.signature(cls.__init__).parameters.values()
+        own = [p.name for p in sig if p.name != "self" and p.kind is not p.VAR_KEYWORD]
+        return own + [f.name for f in dataclasses.fields(cls.TRAINING)] if cls.TRAINING else own
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as passed (scikit-learn style)."""

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
 from .base import check_choice, check_range
 from .data import TransferData
@@ -65,18 +64,9 @@ class Fusion(InterestMethod):
     name = "fusion"
 
     def __init__(self, mode: str = "tuned", alpha: float = 0.5,
-                 alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, fill: str = "prior",
-                 map_l2: float = 10.0, warm_input_rate: float = 0.0, hidden: int = 256,
-                 out_dim: int = 64, item_embedding: bool = True, dropout: float = 0.0,
-                 loss: str = "softmax", n_negatives: int = 100, epochs: int = 60,
-                 batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 patience: int = 5, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True) -> None:
-        super().__init__(hidden=hidden, out_dim=out_dim, item_embedding=item_embedding,
-                         dropout=dropout, loss=loss, n_negatives=n_negatives, fill=fill,
-                         map_l2=map_l2, warm_input_rate=warm_input_rate, epochs=epochs,
-                         batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, seed=seed, device=device, progress=progress)
+                 alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, **training) -> None:
+        """``training``: the trainer parameters of :class:`~.two_tower.InterestTraining`."""
+        super().__init__(**training)
         check_choice("mode", mode, FUSION_MODES)
         check_range("alpha", alpha, 0, 1)
         grid = [float(a) for a in alpha_grid]

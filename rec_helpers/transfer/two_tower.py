@@ -11,6 +11,7 @@ subclass-specific transfer module, then scores u' with the two-tower scorer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Iterator
 
 import numpy as np
@@ -100,6 +101,30 @@ class InterestModel(nn.Module):
         return self.scorer(self.interest(u_s, u_t, counts, present), items, factors)
 
 
+@dataclasses.dataclass(frozen=True)
+class InterestTraining:
+    """The trainer parameters fusion and the adapter share: keywords of both constructors (their
+    config keys ``transfer.fusion.*`` / ``transfer.adapter.*``), with these defaults."""
+
+    fill: str = "prior"
+    map_l2: float = 10.0
+    warm_input_rate: float = 0.0
+    hidden: int = 256
+    out_dim: int = 64
+    item_embedding: bool = True
+    dropout: float = 0.0
+    loss: str = "softmax"
+    n_negatives: int = 100
+    epochs: int = 60
+    batch_size: int | None = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5
+    seed: int = DEFAULT_SEED
+    device: str = "auto"
+    progress: bool = True
+
+
 class InterestMethod(TorchMethod):
     """Base of fusion and adapter: builds u' from (u_s, u_t) and scores it with the two tower.
 
@@ -111,25 +136,24 @@ class InterestMethod(TorchMethod):
     to lean on. At scoring time a user with training target positives uses their own u_t.
     """
 
-    def __init__(self, *, hidden: int, out_dim: int, item_embedding: bool, dropout: float,
-                 loss: str, n_negatives: int, fill: str, map_l2: float, warm_input_rate: float,
-                 epochs: int, batch_size: int | None, lr: float, weight_decay: float,
-                 patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True) -> None:
-        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, seed=seed, device=device, progress=progress)
-        check_range("hidden", hidden, 1)
-        check_range("out_dim", out_dim, 1)
-        check_range("dropout", dropout, 0, 1)
-        check_choice("loss", loss, LOSSES)
-        check_range("n_negatives", n_negatives, 1)
-        check_choice("fill", fill, FILLS)
-        check_range("map_l2", map_l2, 0)
-        check_range("warm_input_rate", warm_input_rate, 0, 1)
-        self.hidden, self.out_dim = int(hidden), int(out_dim)
-        self.item_embedding = bool(item_embedding)
-        self.dropout, self.loss, self.n_negatives = float(dropout), loss, int(n_negatives)
-        self.fill, self.map_l2, self.warm_input_rate = fill, float(map_l2), float(warm_input_rate)
+    TRAINING = InterestTraining
+
+    def __init__(self, **training) -> None:
+        t = InterestTraining(**training)
+        super().__init__(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
+                         patience=t.patience, seed=t.seed, device=t.device, progress=t.progress)
+        check_range("hidden", t.hidden, 1)
+        check_range("out_dim", t.out_dim, 1)
+        check_range("dropout", t.dropout, 0, 1)
+        check_choice("loss", t.loss, LOSSES)
+        check_range("n_negatives", t.n_negatives, 1)
+        check_choice("fill", t.fill, FILLS)
+        check_range("map_l2", t.map_l2, 0)
+        check_range("warm_input_rate", t.warm_input_rate, 0, 1)
+        self.hidden, self.out_dim = int(t.hidden), int(t.out_dim)
+        self.item_embedding = bool(t.item_embedding)
+        self.dropout, self.loss, self.n_negatives = float(t.dropout), t.loss, int(t.n_negatives)
+        self.fill, self.map_l2, self.warm_input_rate = t.fill, float(t.map_l2), float(t.warm_input_rate)
         self._item_cache: torch.Tensor | None = None
 
     # subclass hook --------------------------------------------------------------------
