@@ -117,6 +117,31 @@ def synthetic_overrides(synthetic_csv: dict[str, Path]) -> dict:
 
 
 @pytest.fixture
+def perturbed_target_csv(synthetic_csv: dict[str, Path], tmp_path: Path) -> Callable:
+    """``perturbed_target_csv(ctx, roles)``: a copy of the synthetic interactions in which the target
+    interactions of the users with ``roles`` get other ratings (positives stay positives, so roles
+    do not change) and later timestamps; returns its path, for leakage tests."""
+    import pandas as pd
+
+    from rec_helpers import pipeline
+
+    def _make(ctx, roles: tuple[str, ...] = ("cold_valid", "cold_test")) -> Path:
+        split = pipeline.ensure_split(ctx)
+        users = set(split.users.loc[split.users["role"].isin(roles), "user"])
+        target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
+        inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
+        hit = inter["user"].isin(users) & inter["item"].isin(target_items)
+        assert hit.sum() > 0
+        inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
+        inter.loc[hit, "timestamp"] = inter.loc[hit, "timestamp"] + 12345
+        out = tmp_path / f"changed-{'-'.join(roles)}.csv"
+        inter.to_csv(out, index=False)
+        return out
+
+    return _make
+
+
+@pytest.fixture
 def make_run(synthetic_overrides: dict) -> Callable:
     """``make_run(run_dir, **section_overrides)``: ``pipeline.start`` on the synthetic data.
 

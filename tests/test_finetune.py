@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rec_helpers import constants, finetune, pipeline, whitening
@@ -67,7 +66,7 @@ def test_bad_finetune_params(params, message):
         finetune.check_params(params)
 
 
-def test_finetune_in_pipeline_cached_and_blind_to_cold_targets(make_run, tmp_path, synthetic_csv):
+def test_finetune_in_pipeline_cached_and_blind_to_cold_targets(make_run, tmp_path, perturbed_target_csv):
     """The pipeline trains once (cache by fingerprint), copies only the adapter into the run, and
     the adapter does not change when cold users' target ratings change."""
     enc = {"cache_dir": str(tmp_path / "cache"), "finetune": {"enabled": True, **TINY}}
@@ -78,14 +77,7 @@ def test_finetune_in_pipeline_cached_and_blind_to_cold_targets(make_run, tmp_pat
     assert b.info["finetune"]["cache_hit"] is True
     np.testing.assert_array_equal(a.item_vectors, b.item_vectors)
     assert b_ctx.run.has("embeddings/lora/adapter_model.safetensors")
-    split = pipeline.ensure_split(b_ctx)
-    cold = set(split.users.loc[split.users["role"] != "warm", "user"])
-    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
-    inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
-    hit = inter["user"].isin(cold) & inter["item"].isin(target_items)
-    inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
-    changed = tmp_path / "changed.csv"
-    inter.to_csv(changed, index=False)
+    changed = perturbed_target_csv(b_ctx)
     c = pipeline.ensure_embeddings(make_run(tmp_path / "c", encoder=enc, data={"interactions": str(changed)}),
                                    show_progress=False)
     assert c.info["finetune"]["key"] == a.info["finetune"]["key"] and c.info["finetune"]["cache_hit"] is True

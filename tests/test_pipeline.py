@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rec_helpers import pipeline
@@ -51,23 +50,13 @@ def test_embeddings_rerun_hits_the_cache(make_run, tmp_path):
     np.testing.assert_array_equal(first.item_vectors, second.item_vectors)
 
 
-def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_run, tmp_path, synthetic_csv):
+def test_cold_users_target_data_never_reaches_embeddings_or_training_files(make_run, tmp_path, perturbed_target_csv):
     """Change every cold user's target interactions (same positives, other ratings and times):
     item vectors, both interest matrices and every training file stay byte-identical."""
     cache = str(tmp_path / "cache")
     a = make_run(tmp_path / "a", encoder={"cache_dir": cache})
     pipeline.ensure_embeddings(a, show_progress=False)
-    split = pipeline.ensure_split(a)
-    cold = set(split.users.loc[split.users["role"] != "warm", "user"])
-    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
-
-    inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
-    hit = inter["user"].isin(cold) & inter["item"].isin(target_items)
-    assert hit.sum() > 0
-    inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
-    inter.loc[hit, "timestamp"] = inter.loc[hit, "timestamp"] + 12345
-    changed = tmp_path / "changed.csv"
-    inter.to_csv(changed, index=False)
+    changed = perturbed_target_csv(a)
 
     b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, data={"interactions": str(changed)})
     pipeline.ensure_embeddings(b, show_progress=False)
@@ -198,7 +187,7 @@ def test_text_control_switch_off(make_run, tmp_path):
     assert ctx.run.read_json("metrics.json")["text_control"] == {}
 
 
-def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, synthetic_csv):
+def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, perturbed_target_csv):
     """cold_test is never read before the final evaluation: change every cold_test user's target
     ratings and times (positives stay positives, so roles stay the same) and every fitted model
     (with its cold_valid choices) and every ranking, controls included, stays byte-identical."""
@@ -209,16 +198,7 @@ def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, syn
                 "vae": {**fast, "hidden": 16, "latent_dim": 4}}
     cache = str(tmp_path / "cache")
     a = make_run(tmp_path / "a", encoder={"cache_dir": cache}, transfer=transfer)
-    split = pipeline.ensure_split(a)
-    cold_test = set(split.users.loc[split.users["role"] == "cold_test", "user"])
-    target_items = set(split.items.loc[split.items["domain"] == "target", "item"])
-    inter = pd.read_csv(synthetic_csv["interactions"], dtype={"user": str, "item": str})
-    hit = inter["user"].isin(cold_test) & inter["item"].isin(target_items)
-    assert hit.sum() > 0
-    inter.loc[hit, "rating"] = inter.loc[hit, "rating"].map({5: 4, 4: 5, 3: 1, 2: 3, 1: 2})
-    inter.loc[hit, "timestamp"] = inter.loc[hit, "timestamp"] + 999
-    changed = tmp_path / "changed.csv"
-    inter.to_csv(changed, index=False)
+    changed = perturbed_target_csv(a, ("cold_test",))
     b = make_run(tmp_path / "b", encoder={"cache_dir": cache}, transfer=transfer, data={"interactions": str(changed)})
     fitted = [set(pipeline.ensure_methods(ctx, progress=False)) for ctx in (a, b)]
     assert fitted[0] == fitted[1] and any(n.endswith("__random") for n in fitted[0])

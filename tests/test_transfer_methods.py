@@ -122,12 +122,13 @@ def test_untuned_baselines_ignore_cold_valid(name, data):
                                   make_method(name).fit(other).score(data, idx))
 
 
-def test_cd_ridge_single_lambda_ignores_cold_valid(data):
+@pytest.mark.parametrize("name, l2", [("cd_ridge", 10.0), ("kernel_map", 3.0)])
+def test_closed_form_with_single_lambda_ignores_cold_valid(name, l2, data):
     other = _with_valid(data, pd.DataFrame({"user": data.user_ids[data.cold_valid_idx[:1]],
                                             "item": data.target_item_ids[:1]}))
     idx = data.cold_test_idx
-    a = make_method("cd_ridge", l2_grid=[10.0]).fit(data).score(data, idx)
-    b = make_method("cd_ridge", l2_grid=[10.0]).fit(other).score(data, idx)
+    a = make_method(name, l2_grid=[l2]).fit(data).score(data, idx)
+    b = make_method(name, l2_grid=[l2]).fit(other).score(data, idx)
     np.testing.assert_array_equal(a, b)
 
 
@@ -219,15 +220,6 @@ def test_cd_ridge_all_is_cd_ridge_on_both_inputs(data, fitted):
     idx = np.arange(data.n_users)
     np.testing.assert_array_equal(fitted["cd_ridge_all"].score(data, idx), ref.score(data, idx))
     assert not np.array_equal(fitted["cd_ridge_all"].score(data, idx), fitted["cd_ridge"].score(data, idx))
-
-
-def test_kernel_map_single_lambda_ignores_cold_valid(data):
-    other = _with_valid(data, pd.DataFrame({"user": data.user_ids[data.cold_valid_idx[:1]],
-                                            "item": data.target_item_ids[:1]}))
-    idx = data.cold_test_idx
-    a = make_method("kernel_map", l2_grid=[3.0]).fit(data).score(data, idx)
-    b = make_method("kernel_map", l2_grid=[3.0]).fit(other).score(data, idx)
-    np.testing.assert_array_equal(a, b)
 
 
 def test_kernel_map_is_kernel_ridge(data):
