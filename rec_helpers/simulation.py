@@ -49,6 +49,7 @@ class ClassroomInputs:
         cfg = ctx.config
         if methods is None:
             methods = [m for m in cfg["transfer"]["methods"] if ctx.run.has(f"rankings/{m}.parquet")]
+        methods = [m for m in methods if not pipeline.is_control(m)]  # the widgets show methods, not their controls
         cache = ctx.cache.setdefault("classroom_methods", {})
         for m in methods:
             if m not in cache:

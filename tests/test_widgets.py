@@ -181,3 +181,16 @@ def test_choice_view_static_and_live(monkeypatch):
     with capture_output():
         widgets.choice_view(seen.append, ["a", "b"], "a", interactive=True)
     assert seen == ["b", "a"]
+
+
+def test_classroom_inputs_show_methods_not_their_controls(make_run, tmp_path, monkeypatch):
+    """Notebook 08 passes every fitted model, text controls included; the widgets keep the methods."""
+    from rec_helpers import pipeline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
+                   transfer={"methods": ["pop", "cd_ridge", "zero_shot"]}, evaluation={"n_resamples": 20})
+    models = pipeline.ensure_methods(ctx, progress=False)
+    assert "zero_shot__random" in models
+    inputs = widgets.ClassroomInputs.from_context(ctx, list(models))
+    assert list(inputs.models) == ["pop", "cd_ridge", "zero_shot"] and set(inputs.rankings) == set(inputs.models)
