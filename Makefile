@@ -10,11 +10,12 @@ CONFIG ?= configs/default.yaml
 PROFILE ?=
 OUT ?=
 
-.PHONY: report test setup fetch sync-notebooks clean-venv help
+.PHONY: report test test-fast setup fetch sync-notebooks clean-venv help
 
 help:
 	@echo "make report   set up, fetch ML-1M, run the whole suite (default config), print the report path"
 	@echo "make test     set up, then unit tests + every notebook under nbval (smoke profile)"
+	@echo "make test-fast  the unit tests only (no notebooks, no slow tests), about a minute"
 
 setup: $(STAMP)
 
@@ -37,6 +38,12 @@ test: setup
 	$(BIN)/rec-suite fetch --dataset ml-100k
 	REC_SUITE_PROFILE=smoke REC_SUITE_HEADLESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
 		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider
+
+# The unit tests only, in about a minute: no notebooks, kernels or browsers (marker `notebook`), no real
+# MovieLens data, BERT fine-tuning or long training (marker `slow`); `make test` runs everything.
+test-fast: setup
+	REC_SUITE_HEADLESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q tests \
+		-m "not slow and not notebook" -p no:cacheprovider
 
 # After editing a notebook or its paired py:percent script (jupytext.toml): bring each pair in line (the newer
 # file wins), then strip outputs and execution counts from the .ipynb before committing.

@@ -15,6 +15,8 @@ from rec_helpers.paths import project_root
 from rec_helpers.report import parse_runs, require_run
 from rec_helpers.suite import compare_runs, execute_notebook, run_suite
 
+pytestmark = pytest.mark.notebook  # runs notebooks / a kernel: `make test` only, not `make test-fast`
+
 # Two small smoke runs: ML-100K, only the notebooks that make metrics.json (01 builds the split, 07 fits
 # the methods it needs and evaluates), two quick methods, few resamples.
 SMALL = {"transfer": {"methods": ["pop", "cd_ridge"]}, "evaluation": {"n_resamples": 50}}

@@ -190,6 +190,7 @@ def _random_case(seed: int, n_users: int = 400, n_items: int = 80):
     return rating_true, rating_pred
 
 
+@pytest.mark.slow  # compiles ranx's numba kernels
 def test_agrees_with_ranx():
     """400 random users (each a ranking case) x 6 cutoffs, all metrics, one ranx call, to 1e-9.
 

@@ -399,6 +399,7 @@ def cell_text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_with_solution_passes(name):
     nb = read_notebook(name)
@@ -416,6 +417,7 @@ def test_notebook_with_solution_passes(name):
     assert explore.cell_type == "code" and "Pass the check above first" not in cell_text(explore)
 
 
+@pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_as_shipped_runs_to_the_end(name):
     nb = execute(read_notebook(name))  # a check never raises, so "Run all" never stops

@@ -8,6 +8,8 @@ from rec_helpers import constants, finetune, pipeline, whitening
 from rec_helpers.encoder import BertEncoder
 from rec_helpers.errors import ConfigError
 
+pytestmark = pytest.mark.slow  # fine-tunes BERT: `make test` only, not `make test-fast`
+
 TEXTS = [f"Movie {i} ({1990 + i}). Genres: {g}." for i, g in
          enumerate(["Comedy", "Drama", "Romance", "Comedy, Drama", "Animation", "Musical", "Drama, Romance", "Fantasy"])]
 TINY = {"steps": 3, "batch_size": 4, "max_seconds": 60}

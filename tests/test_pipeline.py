@@ -187,6 +187,7 @@ def test_text_control_switch_off(make_run, tmp_path):
     assert ctx.run.read_json("metrics.json")["text_control"] == {}
 
 
+@pytest.mark.slow  # fits every method twice
 def test_perturbing_cold_test_changes_no_fitted_artifact(make_run, tmp_path, perturbed_target_csv):
     """cold_test is never read before the final evaluation: change every cold_test user's target
     ratings and times (positives stay positives, so roles stay the same) and every fitted model

@@ -16,6 +16,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from rec_helpers.suite import MATHJAX_CONFIG, PLOTLY_MIME, bundle_assets, notebook_html
 
+pytestmark = pytest.mark.notebook  # renders pages in a browser: `make test` only, not `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 FORMULAS = ("Fusion $u'' = \\alpha u_s + (1-\\alpha)\\bar u_t$, adapter $u_t' = u_t + \\theta \\odot (A(u_s) - u_t)$, "
             "$u' = \\bar u_t + \\theta \\odot (A(u_s) - \\bar u_t)$, $q(z \\mid x_s) = \\mathcal N(\\mu, \\sigma^2)$, "

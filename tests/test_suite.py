@@ -18,6 +18,8 @@ from rec_helpers.errors import RunFolderError
 from rec_helpers.paths import resolve_run_dir
 from rec_helpers.suite import NotebookFailed, discover_notebooks, run_suite
 
+pytestmark = pytest.mark.notebook  # runs notebooks / a kernel: `make test` only, not `make test-fast`
+
 PARAMS = "run_dir = None\nconfig = None\nprofile = None\n"
 
 

@@ -181,6 +181,7 @@ def test_score_on_other_catalogue_raises(data, fitted):
         fitted["vae"].score(other, np.arange(3))
 
 
+@pytest.mark.slow  # trains every method to convergence
 def test_learned_methods_beat_pop_on_cold_users():
     """Target taste is a noisy map of source taste, so transfer must beat popularity."""
     import scipy.sparse as sp
