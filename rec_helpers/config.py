@@ -31,12 +31,8 @@ RESERVED = {"profiles"}
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist. Fix: pass a path such as configs/default.yaml")
-    return _parse_yaml(path.read_text(), path)
-
-
-def _parse_yaml(text: str, path) -> dict:
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):
@@ -46,8 +42,7 @@ def _parse_yaml(text: str, path) -> dict:
 
 def defaults() -> dict:
     """The packaged defaults (``rec_helpers/configs/default.yaml``), from any working folder."""
-    packaged = resources.files(__package__).joinpath("configs/default.yaml")
-    return _parse_yaml(packaged.read_text(), packaged)
+    return yaml.safe_load(resources.files(__package__).joinpath("configs/default.yaml").read_text())
 
 
 def deep_merge(base: Mapping, update: Mapping) -> dict:

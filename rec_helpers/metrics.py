@@ -49,8 +49,7 @@ def metric_label(metric: str, k: int) -> str:
 
 
 def headline_metric(ks: Sequence[int]) -> str:
-    """The headline metric of an evaluation at cutoffs ``ks``: ``constants.HEADLINE`` (NDCG@10),
-    or NDCG at the largest cutoff when 10 is not among them."""
+    """``constants.HEADLINE`` (NDCG@10), or NDCG at the largest cutoff when 10 is not in ``ks``."""
     return metric_label("ndcg", HEADLINE_K if HEADLINE_K in ks else max(ks))
 
 

@@ -23,11 +23,12 @@ import torch
 
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
-from .base import TransferMethod, check_range, to_jsonable, valid_ndcg
+from ..runfolder import to_jsonable
+from .base import TransferMethod, check_range, valid_ndcg
 from .data import TransferData
+from .fusion import DEFAULT_ALPHA_GRID
 
 DEFAULT_COMPONENTS = ("vae", "kernel_map")
-DEFAULT_ALPHA_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 
 
 def standardise_scores(scores: np.ndarray) -> np.ndarray:

@@ -103,8 +103,7 @@ class InterestModel(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class InterestTraining:
-    """The trainer parameters fusion and the adapter share: keywords of both constructors (their
-    config keys ``transfer.fusion.*`` / ``transfer.adapter.*``), with these defaults."""
+    """The trainer parameters (and defaults) of fusion and the adapter: keywords of both constructors."""
 
     fill: str = "prior"
     map_l2: float = 10.0
