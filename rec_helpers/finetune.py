@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .encoder import BertEncoder, _masked_mean
 from .errors import ConfigError, DataValidationError
+from .runfolder import atomic_path, to_jsonable
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "item_head.safetensors")
 DEFAULTS: dict[str, Any] = {"r": 8, "alpha": 16, "target_modules": ["query", "value"], "steps": 150,
@@ -135,14 +135,10 @@ def train_lora(encoder: BertEncoder, texts: Sequence[str], pairs: np.ndarray, us
             hist["stopped_by"] = "max_seconds"
             break
     hist.update(steps_run=len(hist["loss"]), train_seconds=time.perf_counter() - start)
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))  # adapter weights only (safetensors) + adapter_config.json
-    save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(tmp / "item_head.safetensors"))
-    (tmp / "history.json").write_text(json.dumps(hist))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(str(tmp))  # adapter weights only (safetensors) + adapter_config.json
+        save_file({k: v.detach().cpu().contiguous() for k, v in head.items()}, str(tmp / "item_head.safetensors"))
+        (tmp / "history.json").write_text(json.dumps(to_jsonable(hist)))
     return hist
 
 
