@@ -384,3 +384,39 @@ def restrict_to_buckets(
     keep = [keep] if isinstance(keep, str) else list(keep)
     labels = pd.Series(buckets).astype(object).reindex(rating_true[col_item].to_numpy()).fillna(missing_label)
     return rating_true.loc[labels.isin(keep).to_numpy()]
+
+
+# --- the metrics.json document ------------------------------------------------------------------
+def text_control_summary(result: Mapping, controls: Mapping[str, str], metric: str) -> dict:
+    """``{method: {"bert", "random", "delta_<metric>", "ci_low", "ci_high", "p_value", "p_holm"}}``
+    from an :func:`~rec_helpers.evaluation.evaluate_methods` result computed with ``controls``."""
+    out = {}
+    for m, c in controls.items():
+        cmp_ = result["controls"][m][metric]
+        out[m] = {"control": c, "bert": result["metrics"][m][metric]["mean"],
+                  "random": result["metrics"][c][metric]["mean"], f"delta_{metric}": cmp_["delta"],
+                  "ci_low": cmp_["ci_low"], "ci_high": cmp_["ci_high"], "p_value": cmp_["p_value"],
+                  "p_holm": cmp_["p_holm"]}
+    return out
+
+
+def metrics_document(results: Mapping[str, dict], names: Sequence[str], reference: str | None,
+                     controls: Mapping[str, str], cfg: Mapping, timings: Mapping) -> dict:
+    """The ``metrics.json`` schema (see README): run facts, every method by population, the paired
+    comparisons with ``reference`` and with each text control on the headline metric, timings.
+
+    ``results``: :func:`evaluate_methods` results by population (``cold_test`` first, with ``controls``).
+    """
+    ecfg = cfg["evaluation"]
+    main = headline_metric(ecfg["ks"])
+    return {
+        "dataset": cfg["data"]["dataset"], "split": cfg["split"]["kind"], "seed": int(cfg["seed"]),
+        "k": list(ecfg["ks"]), "n_resamples": int(ecfg["n_resamples"]), "confidence": 0.95,
+        "n_users": {p: int(r["n_users"]) for p, r in results.items()},
+        "methods": {m: {p: r["metrics"][m] for p, r in results.items()} for m in names},
+        "comparisons": {m: {"vs": reference, f"delta_{main}": c[main]["delta"], "ci_low": c[main]["ci_low"],
+                            "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
+                        for m, c in results["cold_test"]["comparisons"].items() if main in c},
+        "text_control": text_control_summary(results["cold_test"], controls, main),
+        "timings": dict(timings),
+    }

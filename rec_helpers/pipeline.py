@@ -13,7 +13,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_TEXT, COL_TITLE
 from .errors import ConfigError, RunFolderError
 from .interest import l2_normalise
 from .paths import resolve, resolve_run_dir
-from .runfolder import RunFolder, atomic_path
+from .runfolder import LAYOUT, RunFolder, atomic_path
 from .splits import SPLIT_FILES, Split
 
 PACKAGES = ("rec-helpers", "torch", "transformers", "numpy", "pandas", "pyarrow", "scipy",
@@ -74,16 +74,26 @@ def start(run_dir: str | os.PathLike | None = None, config: str | Mapping | None
     return Context(cfg, run)
 
 
-def _check_step(ctx: Context, step: str, sections: tuple[str, ...]) -> str:
-    """The step's config hash; an error when the folder holds the step built with other parameters."""
-    h = config_hash(ctx.config, sections)
+def run_step(ctx: Context, step: str, h: str, files: Sequence[str], load: Callable[[], Any],
+             build: Callable[[], Any], timing: str | None = None) -> Any:
+    """The one pattern of every step: refuse a folder that holds ``step`` built with another
+    config hash ``h``; ``load()`` when the step is done and its ``files`` are there; else
+    ``build()`` (which writes the files and its own manifest sections), then record the step's
+    hash and, under ``timing``, its seconds."""
     done = ctx.run.manifest.get("steps", {}).get(step)
     if done and done.get("config_hash") != h:
         raise RunFolderError(
             f"{ctx.run.path} already holds a '{step}' step built with other parameters "
             f"(hash {done.get('config_hash')} vs {h}); it is never overwritten. "
             "Fix: pass a new run_dir (or run_dir=None for an automatic one).")
-    return h
+    if done and all(ctx.run.has(f) for f in files):
+        return load()
+    t0 = time.perf_counter()
+    result = build()
+    ctx.run.update_manifest(steps={step: {"config_hash": h}})
+    if timing:
+        ctx.run.record_timing(timing, time.perf_counter() - t0)
+    return result
 
 
 def resolve_data_paths(data_cfg: Mapping) -> dict:
@@ -119,23 +129,21 @@ def build_split(cfg: Mapping) -> tuple[Split, dict]:
 
 def ensure_split(ctx: Context) -> Split:
     """The run's split: read from ``split/`` when present, else built and written."""
-    h = _check_step(ctx, "split", SPLIT_SECTIONS)
-    if all(ctx.run.has(f"split/{n}.parquet") for n in SPLIT_FILES) and "split" in ctx.run.manifest.get("steps", {}):
-        frames = {n: ctx.run.read_parquet(f"split/{n}.parquet") for n in SPLIT_FILES}
-        return Split(**frames, stats=ctx.run.manifest.get("split", {}))
-    t0 = time.perf_counter()
-    split, info = build_split(ctx.config)
-    for name, df in split.frames().items():
-        ctx.run.write_parquet(f"split/{name}.parquet", df)
-    ctx.run.update_manifest(data=info, split=split.stats, steps={"split": {"config_hash": h}})
-    ctx.run.record_timing("split", time.perf_counter() - t0)
-    return split
+    def build() -> Split:
+        split, info = build_split(ctx.config)
+        for name, df in split.frames().items():
+            ctx.run.write_parquet(LAYOUT.split(name), df)
+        ctx.run.update_manifest(data=info, split=split.stats)
+        return split
+
+    return run_step(ctx, "split", config_hash(ctx.config, SPLIT_SECTIONS), [LAYOUT.split(n) for n in SPLIT_FILES],
+                    lambda: load_split(ctx.run), build, timing="split")
 
 
-def load_split(run_dir: str | os.PathLike) -> Split:
+def load_split(run: str | os.PathLike | RunFolder) -> Split:
     """Read a finished run's split (for analysts)."""
-    run = RunFolder(resolve(run_dir))
-    return Split(**{n: run.read_parquet(f"split/{n}.parquet") for n in SPLIT_FILES}, stats=run.manifest.get("split", {}))
+    run = run if isinstance(run, RunFolder) else RunFolder(resolve(run))
+    return Split(**{n: run.read_parquet(LAYOUT.split(n)) for n in SPLIT_FILES}, stats=run.manifest.get("split", {}))
 
 
 # --- step 2: BERT vectors ---------------------------------------------------------------
@@ -212,7 +220,7 @@ def finetuned_vectors(cfg: Mapping, split: Split, encoder, frozen: np.ndarray, s
         finetune.train_lora(encoder, texts, pairs, u_s, adapter, params, seed=seed, progress=show_progress,
                             frozen=frozen[target])
     for name in (*finetune.ADAPTER_FILES, "history.json") if run is not None else ():
-        run.write_bytes(f"embeddings/lora/{name}", (adapter / name).read_bytes())
+        run.write_bytes(f"{LAYOUT.LORA}/{name}", (adapter / name).read_bytes())
     tuned = finetune.LoraEncoder(ecfg["model"], adapter, pooling=encoder.pooling, max_length=encoder.max_length,
                                  batch_size=encoder.batch_size, device=encoder.device)
     vectors, _ = encode_cached(tuned, split.items[COL_TEXT].tolist(), cache_dir=cache_dir, show_progress=show_progress)
@@ -259,27 +267,26 @@ def compute_embeddings(cfg: Mapping, split: Split, show_progress: bool = True, r
 
 def ensure_embeddings(ctx: Context, show_progress: bool = True) -> Embeddings:
     """Item vectors (from the embedding cache) and interest vectors, saved under ``embeddings/``."""
-    h = _check_step(ctx, "embeddings", EMBED_SECTIONS)
-    run = ctx.run
-    names = ("items.npy", "items.parquet", "users.parquet", "U_s.npy", "U_t.npy")
-    if all(run.has(f"embeddings/{n}") for n in names) and "embeddings" in run.manifest.get("steps", {}):
-        return Embeddings(run.read_parquet("embeddings/items.parquet")["item"].to_numpy(),
-                          run.read_npy("embeddings/items.npy"),
-                          run.read_parquet("embeddings/users.parquet")["user"].to_numpy(),
-                          run.read_npy("embeddings/U_s.npy"), run.read_npy("embeddings/U_t.npy"),
-                          run.manifest.get("embeddings", {}))
-    t0 = time.perf_counter()
-    split = ensure_split(ctx)
-    emb = compute_embeddings(ctx.config, split, show_progress, run)
-    run.write_npy("embeddings/items.npy", emb.item_vectors)
-    run.write_parquet("embeddings/items.parquet", split.items[[COL_ITEM, COL_DOMAIN]])
-    run.write_parquet("embeddings/users.parquet", split.users[["user", "role"]])
-    run.write_npy("embeddings/U_s.npy", emb.U_s)
-    run.write_npy("embeddings/U_t.npy", emb.U_t)
-    info = emb.info
-    run.update_manifest(embeddings=info, steps={"embeddings": {"config_hash": h}})
-    run.record_timing("embeddings", time.perf_counter() - t0)
-    return emb
+    run, path = ctx.run, LAYOUT.embedding
+
+    def load() -> Embeddings:
+        return Embeddings(run.read_parquet(path("items.parquet"))["item"].to_numpy(), run.read_npy(path("items.npy")),
+                          run.read_parquet(path("users.parquet"))["user"].to_numpy(),
+                          run.read_npy(path("U_s.npy")), run.read_npy(path("U_t.npy")), run.manifest.get("embeddings", {}))
+
+    def build() -> Embeddings:
+        split = ensure_split(ctx)
+        emb = compute_embeddings(ctx.config, split, show_progress, run)
+        run.write_npy(path("items.npy"), emb.item_vectors)
+        run.write_parquet(path("items.parquet"), split.items[[COL_ITEM, COL_DOMAIN]])
+        run.write_parquet(path("users.parquet"), split.users[["user", "role"]])
+        run.write_npy(path("U_s.npy"), emb.U_s)
+        run.write_npy(path("U_t.npy"), emb.U_t)
+        run.update_manifest(embeddings=emb.info)
+        return emb
+
+    return run_step(ctx, "embeddings", config_hash(ctx.config, EMBED_SECTIONS),
+                    [path(n) for n in LAYOUT.EMBEDDING_FILES], load, build, timing="embeddings")
 
 
 # --- the text control: the same shapes, random vectors ---------------------------------------
@@ -357,27 +364,28 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     vectors (:func:`control_embeddings`), saved as ``<name>__random``. Score fusion reuses the
     run's fitted components (their controls, for its control).
     """
-    from .transfer.registry import METHODS, load_method, make_method
+    from .transfer.registry import load_method
 
     params = method_params(ctx.config, name)
     key = name + (CONTROL_SUFFIX if control else "")
-    step = f"method:{key}"
     # (a method fitted on BERT vectors keeps the hash it had before controls existed)
     h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params,
                      **({"control": "random"} if control else {})})
-    done = ctx.run.manifest.get("steps", {}).get(step)
-    if done and done.get("config_hash") != h:
-        raise RunFolderError(f"{ctx.run.path} already holds method {key!r} fitted with other parameters; "
-                             "it is never overwritten. Fix: pass a new run_dir.")
+    files = [f"{LAYOUT.model(key)}/config.json", LAYOUT.ranking(key)]
+    return run_step(ctx, f"method:{key}", h, files, lambda: load_method(ctx.run.file(LAYOUT.model(key))),
+                    lambda: _fit_method(ctx, name, key, params, progress, control))
+
+
+def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool, control: bool):
+    """The build of :func:`ensure_method`: from the model cache or a fresh fit, then rankings."""
+    from .transfer.registry import METHODS, load_method, make_method
+
     data = transfer_data(ctx, control=control)
-    model_dir = ctx.run.file(f"models/{key}")
-    if done and model_dir.is_dir() and ctx.run.has(f"rankings/{key}.parquet"):
-        return load_method(model_dir)
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
     cached = model_cache_dir(ctx, key, params, data)
     if cached is not None and (cached / "config.json").is_file():
-        return _record_method(ctx, key, step, h, load_method(cached), data, fit_s=0.0, cache_hit=True)
+        return _record_method(ctx, key, load_method(cached), data, fit_s=0.0, cache_hit=True)
     method = make_method(name, **params)
     # score fusion: reuse the run's own fit of a component configured exactly as in its section
     # (a component that reads no text is the same fit in the control, so it is not refitted)
@@ -391,7 +399,7 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     if cached is not None:
         with atomic_path(cached) as tmp:
             method.save(tmp)
-    return _record_method(ctx, key, step, h, method, data, fit_s=fit_s, cache_hit=False)
+    return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False)
 
 
 def _code_fingerprint() -> str:
@@ -434,20 +442,19 @@ def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | Non
     return resolve(ctx.config["encoder"]["cache_dir"]).parent / "models" / f"{key}-{digest}"
 
 
-def _record_method(ctx: Context, key: str, step: str, h: str, method, data, fit_s: float, cache_hit: bool):
+def _record_method(ctx: Context, key: str, method, data, fit_s: float, cache_hit: bool):
     """Write a fitted method's rankings (cold_test, warm), its model folder and manifest entries."""
     top_n = int(ctx.config["evaluation"]["top_n"])
     t1 = time.perf_counter()
     cold = data.user_ids[data.cold_test_idx]
     warm = data.user_ids[data.warm_idx]
-    ctx.run.write_parquet(f"rankings/{key}.parquet", method.recommend(data, cold, k=top_n))
-    ctx.run.write_parquet(f"rankings/warm/{key}.parquet", method.recommend(data, warm, k=top_n))
+    ctx.run.write_parquet(LAYOUT.ranking(key), method.recommend(data, cold, k=top_n))
+    ctx.run.write_parquet(LAYOUT.ranking(key, "warm"), method.recommend(data, warm, k=top_n))
     rank_s = time.perf_counter() - t1
-    with atomic_path(ctx.run.file(f"models/{key}")) as tmp:
+    with atomic_path(ctx.run.file(LAYOUT.model(key))) as tmp:
         method.save(tmp)
-    ctx.run.write_json(f"models/{key}/history.json", {"params": method.get_params(), **method.history_})
-    ctx.run.update_manifest(steps={step: {"config_hash": h}},
-                            methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3),
+    ctx.run.write_json(f"{LAYOUT.model(key)}/history.json", {"params": method.get_params(), **method.history_})
+    ctx.run.update_manifest(methods={key: {"fit_seconds": round(fit_s, 3), "rank_seconds": round(rank_s, 3),
                                            "model_cache_hit": cache_hit}})
     ctx.run.record_timing(f"fit:{key}", fit_s)
     return method
@@ -491,24 +498,10 @@ def valid_report(ctx: Context, models: dict, k: int = 10) -> pd.DataFrame:
 
 def read_rankings(run: RunFolder, methods: Sequence[str], population: str = "cold_test") -> dict[str, pd.DataFrame]:
     """Saved rankings by method (``population`` is ``cold_test`` or ``warm``)."""
-    sub = "" if population == "cold_test" else "warm/"
-    return {m: run.read_parquet(f"rankings/{sub}{m}.parquet") for m in methods}
+    return {m: run.read_parquet(LAYOUT.ranking(m, population)) for m in methods}
 
 
 # --- step 4: evaluation -> metrics.json ---------------------------------------------------
-def text_control_summary(result: Mapping, controls: Mapping[str, str], metric: str) -> dict:
-    """``{method: {"bert", "random", "delta_<metric>", "ci_low", "ci_high", "p_value", "p_holm"}}``
-    from an :func:`~rec_helpers.evaluation.evaluate_methods` result computed with ``controls``."""
-    out = {}
-    for m, c in controls.items():
-        cmp_ = result["controls"][m][metric]
-        out[m] = {"control": c, "bert": result["metrics"][m][metric]["mean"],
-                  "random": result["metrics"][c][metric]["mean"], f"delta_{metric}": cmp_["delta"],
-                  "ci_low": cmp_["ci_low"], "ci_high": cmp_["ci_high"], "p_value": cmp_["p_value"],
-                  "p_holm": cmp_["p_holm"]}
-    return out
-
-
 def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     """Evaluate every method's saved rankings on cold_test (headline) and warm users; write ``metrics.json``.
 
@@ -516,14 +509,13 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
     95% bootstrap CIs over users; each method compared with ``evaluation.reference`` by paired
     bootstrap with Holm's correction. Returns the evaluation results (with per-user tables).
     """
-    from .evaluation import evaluate_methods
-    from .metrics import headline_metric
+    from .evaluation import evaluate_methods, metrics_document
 
     ecfg = ctx.config["evaluation"]
     names = [m for m in (methods or ctx.config["transfer"]["methods"])]
     controls = {m: m + CONTROL_SUFFIX for m in text_control_methods(ctx, names) if not is_control(m)}
     names += [c for c in controls.values() if c not in names]
-    missing = [m for m in names if not ctx.run.has(f"rankings/{m}.parquet")]
+    missing = [m for m in names if not ctx.run.has(LAYOUT.ranking(m))]
     if missing:
         raise RunFolderError(f"no rankings for {missing} in {ctx.run.path}/rankings; run the transfer notebooks "
                              "(or pipeline.ensure_methods) first.")
@@ -540,18 +532,8 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
                                              controls=controls, **common),
                "warm": evaluate_methods(split.target_warm_test, read_rankings(ctx.run, names, "warm"), **common)}
     seconds = time.perf_counter() - t0
-    main = headline_metric(ecfg["ks"])
-    metrics = {
-        "dataset": ctx.config["data"]["dataset"], "split": ctx.config["split"]["kind"], "seed": ctx.seed,
-        "k": list(ecfg["ks"]), "n_resamples": int(ecfg["n_resamples"]), "confidence": 0.95,
-        "n_users": {p: int(r["n_users"]) for p, r in results.items()},
-        "methods": {m: {p: r["metrics"][m] for p, r in results.items()} for m in names},
-        "comparisons": {m: {"vs": reference, f"delta_{main}": c[main]["delta"], "ci_low": c[main]["ci_low"],
-                            "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
-                        for m, c in results["cold_test"]["comparisons"].items() if main in c},
-        "text_control": text_control_summary(results["cold_test"], controls, main),
-        "timings": {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)},
-    }
-    ctx.run.write_json("metrics.json", metrics)  # NaN -> null (runfolder.to_jsonable)
+    metrics = metrics_document(results, names, reference, controls, ctx.config,
+                               {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)})
+    ctx.run.write_json(LAYOUT.METRICS, metrics)  # NaN -> null (runfolder.to_jsonable)
     ctx.run.record_timing("evaluation", seconds)
     return results

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from .constants import HEADLINE
 from .errors import ConfigError, RunFolderError
 from .paths import resolve
-from .runfolder import RunFolder
+from .runfolder import LAYOUT, RunFolder
 
 
 def parse_runs(runs) -> list[str]:
@@ -68,7 +68,7 @@ def require_run(run_dir: str | os.PathLike) -> Path:
         hint = " (it is still being built or failed: its name ends in .partial)" if p.name.endswith(".partial") else ""
         raise RunFolderError(f"{run_dir} is not a run folder: {p} does not exist{hint}. "
                              "Fix: pass finished run folders, e.g. runs/default-20260101-120000.")
-    if not (p / "metrics.json").is_file():
+    if not (p / LAYOUT.METRICS).is_file():
         raise RunFolderError(f"{run_dir} has no metrics.json, so it cannot be compared; run 06_evaluation.ipynb for it "
                              "first (or the whole suite with rec-suite run).")
     return p
@@ -83,7 +83,7 @@ def report_runs(runs=None, run_dir=None, config=None, profile=None) -> list[str]
     from . import pipeline
 
     ctx = pipeline.start(run_dir, config, profile)
-    if not ctx.run.has("metrics.json"):   # standalone use: evaluate this run first
+    if not ctx.run.has(LAYOUT.METRICS):   # standalone use: evaluate this run first
         pipeline.ensure_methods(ctx)
         pipeline.evaluate_run(ctx)
     return [str(ctx.run.path)]
@@ -101,10 +101,10 @@ def run_discussion(run_dir: str | os.PathLike) -> str:
 def read_metrics(run_dir: str | os.PathLike) -> dict:
     """A run's ``metrics.json`` (relative paths resolve against the project root)."""
     run = RunFolder(resolve(run_dir))
-    if not run.has("metrics.json"):
+    if not run.has(LAYOUT.METRICS):
         raise RunFolderError(f"{run.path} has no metrics.json; run 06_evaluation.ipynb for it first "
                              "(or the whole suite with rec-suite run).")
-    return run.read_json("metrics.json")
+    return run.read_json(LAYOUT.METRICS)
 
 
 def run_summary(run_dir: str | os.PathLike) -> dict:
@@ -162,7 +162,7 @@ def export_rankings(run_dir: str | os.PathLike, salt: str | None, out: str | os.
     from .runfolder import read_parquet, write_parquet
 
     run = RunFolder(resolve(run_dir))
-    sub = "rankings" if population == "cold_test" else "rankings/warm"
+    sub = str(Path(LAYOUT.ranking("x", population)).parent)
     files = sorted(run.file(sub).glob("*.parquet")) if run.file(sub).is_dir() else []
     if not files:
         raise RunFolderError(f"{run.file(sub)} holds no rankings; run the transfer notebooks (or rec-suite run) first.")

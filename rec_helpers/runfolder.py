@@ -105,8 +105,45 @@ def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
                              f"Fix: delete it and rerun {step} with the same run_dir.") from e
 
 
+class Layout:
+    """Every path inside a run folder, relative to it, in one place (the steps, the report and
+    the notebooks ask here instead of writing paths out)."""
+
+    MANIFEST = "manifest.json"
+    METRICS = "metrics.json"
+    NEW_ITEMS = "scenarios/new_items.json"
+    TEXT_VARIANTS = "text_variants.json"
+    LORA = "embeddings/lora"
+    EMBEDDING_FILES = ("items.npy", "items.parquet", "users.parquet", "U_s.npy", "U_t.npy")
+
+    @staticmethod
+    def split(name: str) -> str:
+        """``split/<name>.parquet`` (items, users, source, target_train, …)."""
+        return f"split/{name}.parquet"
+
+    @staticmethod
+    def embedding(name: str) -> str:
+        """``embeddings/<name>`` (one of :attr:`EMBEDDING_FILES`)."""
+        return f"embeddings/{name}"
+
+    @staticmethod
+    def model(key: str) -> str:
+        """``models/<key>/``: a fitted method (``<name>`` or its control ``<name>__random``)."""
+        return f"models/{key}"
+
+    @staticmethod
+    def ranking(key: str, population: str = "cold_test") -> str:
+        """``rankings/<key>.parquet`` for cold_test users, ``rankings/<population>/<key>.parquet`` otherwise."""
+        return f"rankings/{key}.parquet" if population == "cold_test" else f"rankings/{population}/{key}.parquet"
+
+
+LAYOUT = Layout()
+
+
 class RunFolder:
     """A run folder: atomic writers, readers that say which step makes a missing file."""
+
+    layout = LAYOUT
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path).resolve()

@@ -58,6 +58,7 @@ from .constants import (BOTH, COL_DOMAIN, COL_ITEM, COL_RANK, COL_RATING, COL_SC
 from .errors import ConfigError, DataValidationError
 from .interest import l2_normalise
 from .metrics import check_k, ndcg_at_k, recall_at_k
+from .runfolder import LAYOUT
 from .transfer.base import TransferMethod, unseen_item_bias
 from .transfer.data import TransferData
 from .transfer.ranking import mask_seen, top_k
@@ -65,7 +66,7 @@ from .transfer.ranking import mask_seen, top_k
 DEFAULT_METHODS = ("pop", "cd_ridge", "cd_ridge_all", "kernel_map", "emcdr", "zero_shot", "fusion", "adapter", "vae")
 NDCG_K = 10
 RESULT_COLUMNS = ["method", "metric", "mean", "ci_low", "ci_high", "n_users"]
-JSON_PATH = "scenarios/new_items.json"
+JSON_PATH = LAYOUT.NEW_ITEMS
 SCORING = {  # how a new item is scored, by method (written to scenarios/new_items.json)
     "zero_shot": "cos(u_s, e_i) for old and new items alike (text only)",
     "fusion": "old: fitted two-tower; new: <f(u''), g(e_new)> + mean item bias (item embedding 0)",

@@ -16,6 +16,7 @@ from .errors import ConfigError, DataValidationError
 from .feedback import DEFAULT_ETA, FeedbackSession, start_vector
 from .interest import l2_normalise, mean_interest_vectors
 from .privacy import report_salt
+from .runfolder import LAYOUT
 
 ALPHA_STEP = 0.05
 
@@ -48,7 +49,7 @@ class ClassroomInputs:
 
         cfg = ctx.config
         if methods is None:
-            methods = [m for m in cfg["transfer"]["methods"] if ctx.run.has(f"rankings/{m}.parquet")]
+            methods = [m for m in cfg["transfer"]["methods"] if ctx.run.has(LAYOUT.ranking(m))]
         methods = [m for m in methods if not pipeline.is_control(m)]  # the widgets show methods, not their controls
         cache = ctx.cache.setdefault("classroom_methods", {})
         for m in methods:

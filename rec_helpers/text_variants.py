@@ -17,6 +17,7 @@ from . import pipeline
 from .config import deep_merge
 from .constants import HEADLINE
 from .evaluation import evaluate_methods
+from .runfolder import LAYOUT
 from .transfer.data import TransferData
 from .transfer.registry import make_method
 
@@ -25,7 +26,7 @@ VARIANTS: dict[str, dict] = {
     "whitened": {"whiten": "zca"},
     "fine-tuned": {"finetune": {"enabled": True}},
 }
-JSON_PATH = "text_variants.json"
+JSON_PATH = LAYOUT.TEXT_VARIANTS
 
 
 def variant_data(ctx: pipeline.Context, encoder_overrides: Mapping) -> tuple[TransferData, dict]:
