@@ -106,35 +106,19 @@ def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
 
 
 class Layout:
-    """Every path inside a run folder, relative to it, in one place (the steps, the report and
-    the notebooks ask here instead of writing paths out)."""
+    """Every path inside a run folder, relative to it, in one place: ``split(name)``,
+    ``embedding(name)``, ``model(key)`` (a method or its control ``<name>__random``) and
+    ``ranking(key, population)`` (cold_test at the top of ``rankings/``, others in a subfolder)."""
 
-    MANIFEST = "manifest.json"
-    METRICS = "metrics.json"
-    NEW_ITEMS = "scenarios/new_items.json"
-    TEXT_VARIANTS = "text_variants.json"
+    MANIFEST, METRICS, NEW_ITEMS, TEXT_VARIANTS = ("manifest.json", "metrics.json", "scenarios/new_items.json",
+                                                   "text_variants.json")
     LORA = "embeddings/lora"
     EMBEDDING_FILES = ("items.npy", "items.parquet", "users.parquet", "U_s.npy", "U_t.npy")
-
-    @staticmethod
-    def split(name: str) -> str:
-        """``split/<name>.parquet`` (items, users, source, target_train, …)."""
-        return f"split/{name}.parquet"
-
-    @staticmethod
-    def embedding(name: str) -> str:
-        """``embeddings/<name>`` (one of :attr:`EMBEDDING_FILES`)."""
-        return f"embeddings/{name}"
-
-    @staticmethod
-    def model(key: str) -> str:
-        """``models/<key>/``: a fitted method (``<name>`` or its control ``<name>__random``)."""
-        return f"models/{key}"
-
-    @staticmethod
-    def ranking(key: str, population: str = "cold_test") -> str:
-        """``rankings/<key>.parquet`` for cold_test users, ``rankings/<population>/<key>.parquet`` otherwise."""
-        return f"rankings/{key}.parquet" if population == "cold_test" else f"rankings/{population}/{key}.parquet"
+    split = staticmethod(lambda name: f"split/{name}.parquet")
+    embedding = staticmethod(lambda name: f"embeddings/{name}")
+    model = staticmethod(lambda key: f"models/{key}")
+    ranking = staticmethod(lambda key, population="cold_test": f"rankings/{key}.parquet" if population == "cold_test"
+                           else f"rankings/{population}/{key}.parquet")
 
 
 LAYOUT = Layout()
