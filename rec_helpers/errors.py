@@ -28,3 +28,11 @@ class RunFolderError(RecHelpersError):
 
 class RunInterrupted(RecHelpersError):
     """Ctrl-C during ``rec-suite run`` / ``compare``: names the notebook and where the partial run is."""
+
+
+def require_columns(frame, columns, what: str, fix: str = "rename the columns to the tidy schema "
+                    "(rec_helpers.constants)") -> None:
+    """Raise :class:`DataValidationError` naming the ``columns`` that ``frame`` (called ``what``) lacks."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(f"{what} is missing column(s) {missing}; it has {list(frame.columns)}. Fix: {fix}.")

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import constants
-from .errors import ConfigError, DataValidationError
+from .errors import ConfigError, DataValidationError, require_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encoder import BertEncoder
@@ -175,12 +175,7 @@ def text_interest_vectors(
 
 
 def _check_columns(frame: pd.DataFrame, cols: list[str], what: str = "interactions") -> None:
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{what} frame lacks column(s) {missing} (has {list(frame.columns)}). "
-            "Fix: rename the columns or pass col_user=/col_item=/col_rating=/col_timestamp=."
-        )
+    require_columns(frame, cols, f"the {what} frame", "rename the columns or pass col_user=/col_item=/col_rating=/col_timestamp=")
 
 
 def _check_half_life(half_life_days: float | None) -> None:

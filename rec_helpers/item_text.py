@@ -21,7 +21,7 @@ import string
 import pandas as pd
 
 from . import constants
-from .errors import ConfigError, DataValidationError
+from .errors import ConfigError, DataValidationError, require_columns
 
 TEMPLATE_FIELDS = ("title", "year", "genres", "item")
 UNKNOWN = "unknown"
@@ -70,7 +70,8 @@ def build_item_texts(
 ) -> pd.Series:
     """One text per row of ``items`` (columns item, title, year, genres), index-aligned with it."""
     fields = template_fields(template)
-    _check_columns(items, fields)
+    require_columns(items, sorted(set(fields)), "the items frame (for the template)",
+                    "pass the items table with columns item, title, year, genres")
     if constants.COL_TITLE in fields:
         _check_titles(items)
     no_year_template = _YEAR_GROUP.sub("", template)
@@ -94,15 +95,6 @@ def _render(template: str, no_year_template: str, row: dict, fields: list[str]) 
             template, year = no_year_template, UNKNOWN
         values["year"] = year
     return template.format(**values)
-
-
-def _check_columns(items: pd.DataFrame, fields: list[str]) -> None:
-    missing = sorted(set(fields) - set(items.columns))
-    if missing:
-        raise DataValidationError(
-            f"items frame lacks column(s) {missing} needed by the template (has {list(items.columns)}). "
-            "Fix: pass the items table with columns item, title, year, genres."
-        )
 
 
 def _check_titles(items: pd.DataFrame) -> None:

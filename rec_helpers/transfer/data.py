@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from ..constants import (
     COL_TITLE, COL_USER, DEFAULT_POSITIVE_THRESHOLD, ROLE_COLD_TEST, ROLE_COLD_VALID,
     ROLE_WARM, ROLES, SOURCE, TARGET, BOTH,
 )
-from ..errors import ConfigError, DataValidationError
+from ..errors import ConfigError, DataValidationError, require_columns
 from ..interest import l2_normalise
 
 DOMAINS = (SOURCE, TARGET, BOTH)
@@ -27,15 +27,6 @@ DOMAINS = (SOURCE, TARGET, BOTH)
 # "positives" (rating ≥ threshold, SPEC default), "all" (every rated item, any rating: the
 # "rated at all" signal) or "both" (the two binary rows side by side).
 SOURCE_INPUTS = ("positives", "all", "both")
-
-
-def _require(frame: pd.DataFrame, name: str, cols: Iterable[str]) -> None:
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"`{name}` is missing column(s) {missing}; it has {list(frame.columns)}. "
-            f"Rename the columns to the tidy schema (rec_helpers.constants)."
-        )
 
 
 def _lookup(values: pd.Series, index: dict, what: str, frame: str) -> np.ndarray:
@@ -190,11 +181,11 @@ class TransferData:
         rows are positives). ``item_vectors`` rows follow ``item_ids``; the user vector
         arrays ``U_s`` / ``U_t`` (every user's u_s / u_t) follow ``users`` and cold users' ``U_t`` rows must be zero.
         """
-        _require(items, "items", [COL_ITEM, COL_DOMAIN])
-        _require(users, "users", [COL_USER, COL_ROLE])
+        require_columns(items, [COL_ITEM, COL_DOMAIN], "`items`")
+        require_columns(users, [COL_USER, COL_ROLE], "`users`")
         for name, frame in (("source", source), ("target_train", target_train)):
-            _require(frame, name, [COL_USER, COL_ITEM, COL_RATING])
-        _require(target_valid, "target_valid", [COL_USER, COL_ITEM])
+            require_columns(frame, [COL_USER, COL_ITEM, COL_RATING], f"`{name}`")
+        require_columns(target_valid, [COL_USER, COL_ITEM], "`target_valid`")
 
         bad_dom = sorted(set(items[COL_DOMAIN]) - set(DOMAINS))
         if bad_dom:
