@@ -62,6 +62,19 @@ def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = HEADLINE_K
     return ndcg_at_k(scores, rel, k)
 
 
+def scan_grid(grid: Sequence, set_value, evaluate) -> tuple[Any, dict[str, float | None], float | None]:
+    """Set each grid value and evaluate it on cold_valid; leave the best one set (the first on ties).
+    Returns (best value, {str(value): score}, best score or None)."""
+    curve, best, best_v = {}, -np.inf, grid[0]
+    for v in grid:
+        set_value(v)
+        curve[str(v)] = score = evaluate()
+        if score is not None and score > best:
+            best, best_v = score, v
+    set_value(best_v)
+    return best_v, curve, None if best == -np.inf else float(best)
+
+
 def unseen_item_bias(biases: np.ndarray, rule: str | float = "mean") -> float:
     """The bias given to an item the model never saw: ``"mean"`` of the fitted item biases
     (default: a new item is treated as an average item), or a quantile in [0, 1] of them

@@ -13,7 +13,7 @@ from scipy.sparse.linalg import svds
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
 from ..interest import l2_normalise
-from .base import TransferMethod, check_choice, check_range, valid_ndcg
+from .base import TransferMethod, check_choice, check_range, scan_grid, valid_ndcg
 from .data import SOURCE_INPUTS, TransferData
 from .layers import ridge_map
 
@@ -50,17 +50,8 @@ class ArrayMethod(TransferMethod):
 
     def _tune(self, data: TransferData, grid: Sequence[float], set_value) -> float:
         """Pick the grid value with the best cold_valid NDCG@10 (first one on ties)."""
-        curve: dict[str, float | None] = {}
-        best, best_v = -np.inf, grid[0]
-        for v in grid:
-            set_value(v)
-            score = valid_ndcg(self, data)
-            curve[str(v)] = score
-            if score is not None and score > best:
-                best, best_v = score, v
-        set_value(best_v)
-        self.history_["valid_curve"] = curve
-        self.history_["best_valid_ndcg@10"] = None if best == -np.inf else float(best)
+        best_v, self.history_["valid_curve"], self.history_["best_valid_ndcg@10"] = scan_grid(
+            grid, set_value, lambda: valid_ndcg(self, data))
         return best_v
 
     def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,

@@ -24,7 +24,7 @@ import torch
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
 from ..runfolder import to_jsonable
-from .base import TransferMethod, check_range, valid_ndcg
+from .base import TransferMethod, check_range, scan_grid, valid_ndcg
 from .data import TransferData
 from .fusion import DEFAULT_ALPHA_GRID
 
@@ -116,18 +116,10 @@ class ScoreFusion(TransferMethod):
                       "components": [{"method": m.name, "params": to_jsonable(m.get_params()),
                                       "meta": to_jsonable(m.meta_)} for m in self.models_]}
         self.history_ = {"components": list(self.components)}
-        curve: dict[str, float | None] = {}
-        best, best_a = -np.inf, self.alpha_grid[0]
-        for a in self.alpha_grid:
-            self.meta_["alpha"] = a
-            v = valid_ndcg(self, data)
-            curve[str(a)] = v
-            if v is not None and v > best:
-                best, best_a = v, a
-        self.meta_["alpha"] = float(best_a)
+        best_a, curve, best = scan_grid(self.alpha_grid, lambda a: self.meta_.__setitem__("alpha", float(a)),
+                                        lambda: valid_ndcg(self, data))
         self.history_.update({
-            "alpha": float(best_a), "alpha_curve": curve,
-            "best_valid_ndcg@10": None if best == -np.inf else float(best),
+            "alpha": float(best_a), "alpha_curve": curve, "best_valid_ndcg@10": best,
             "component_valid_ndcg@10": {m.name: valid_ndcg(m, data) for m in self.models_},
             "params": self.get_params(), "fit_seconds": time.perf_counter() - start})
         return self
