@@ -32,7 +32,9 @@ class RunInterrupted(RecHelpersError):
 
 def require_columns(frame, columns, what: str, fix: str = "rename the columns to the tidy schema "
                     "(rec_helpers.constants)") -> None:
-    """Raise :class:`DataValidationError` naming the ``columns`` that ``frame`` (called ``what``) lacks."""
+    """Raise :class:`DataValidationError` naming the ``columns`` that ``frame`` (called ``what``) lacks;
+    ``fix`` may name ``{first}``, the first missing column."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataValidationError(f"{what} is missing column(s) {missing}; it has {list(frame.columns)}. Fix: {fix}.")
+        raise DataValidationError(f"{what} is missing column(s) {missing}; it has {list(frame.columns)}. "
+                                  f"Fix: {fix.replace('{first}', str(missing[0]))}.")

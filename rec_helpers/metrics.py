@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import sparse
 
 from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K, HEADLINE_K
-from .errors import ConfigError, DataValidationError
+from .errors import ConfigError, DataValidationError, require_columns
 from .interest import l2_normalise
 
 # Metric short names, in the column order of ``ranking_metrics``.
@@ -57,12 +57,7 @@ def headline_metric(ks: Sequence[int]) -> str:
 def _require_frame(df: object, columns: Sequence[str], what: str) -> None:
     if not isinstance(df, pd.DataFrame):
         raise DataValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}.")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataValidationError(
-            f"{what} is missing column(s) {missing}; it has {list(df.columns)}. "
-            f"Fix: rename the columns, or pass col_user=/col_item=/col_rank= naming yours."
-        )
+    require_columns(df, columns, what, "rename the columns, or pass col_user=/col_item=/col_rank= naming yours")
     for c in columns:
         n_null = int(df[c].isna().sum())
         if n_null:

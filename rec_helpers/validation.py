@@ -7,7 +7,7 @@ from typing import Iterable, Mapping, Sequence
 import pandas as pd
 
 from .constants import COL_GENRES, COL_ITEM, COL_RATING, COL_TIMESTAMP, COL_TITLE, COL_USER
-from .errors import ConfigError, DataValidationError
+from .errors import ConfigError, DataValidationError, require_columns
 
 INTERACTION_COLUMNS = (COL_USER, COL_ITEM, COL_RATING, COL_TIMESTAMP)
 ITEM_COLUMNS = (COL_ITEM, COL_TITLE, COL_GENRES)
@@ -24,15 +24,7 @@ def id_strings(s: pd.Series) -> pd.Series:
     return s.astype(str).where(s.notna(), pd.NA).astype(str)
 
 
-def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    """Raise if ``df`` lacks any of ``columns``; name them and suggest a column mapping."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataValidationError(
-            f"{what} is missing column(s) {missing}; it has {list(df.columns)}. "
-            f"Fix: rename your columns or pass a column mapping, e.g. "
-            f"columns={{'your_name': '{missing[0]}'}}."
-        )
+_MAPPING_FIX = "rename your columns or pass a column mapping, e.g. columns={'your_name': '{first}'}"
 
 
 def require_nonempty(df: pd.DataFrame, what: str) -> None:
@@ -50,7 +42,7 @@ def validate_interactions(
     timestamp numeric (missing values are allowed here and removed, counted, in cleaning);
     ratings inside ``rating_scale`` (inclusive) when it is given.
     """
-    require_columns(df, INTERACTION_COLUMNS, what)
+    require_columns(df, INTERACTION_COLUMNS, what, _MAPPING_FIX)
     require_nonempty(df, what)
     out = df[list(INTERACTION_COLUMNS)].copy()
     for col in (COL_RATING, COL_TIMESTAMP):
@@ -87,7 +79,7 @@ def validate_items(df: pd.DataFrame, what: str = "items") -> pd.DataFrame:
     an item id that repeats must repeat with identical title and genres (exact duplicate
     rows are collapsed), otherwise the conflict is reported.
     """
-    require_columns(df, ITEM_COLUMNS, what)
+    require_columns(df, ITEM_COLUMNS, what, _MAPPING_FIX)
     require_nonempty(df, what)
     cols = [c for c in ("item", "title", "year", "genres") if c in df.columns]
     out = df[cols].copy()

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import check_choice, check_range
+from .base import check_choice, check_range, scan_grid
 from .data import TransferData
 from .two_tower import N_FEATURES, InterestMethod
 
@@ -81,36 +81,29 @@ class Fusion(InterestMethod):
         return FusionTransfer(self.mode, alpha)
 
     # --- α tuned on cold_valid ----------------------------------------------------------
-    def _alpha_curve(self, data: TransferData) -> dict[float, float | None]:
-        """α → cold_valid NDCG@10 for every α in the grid (same trained scorer)."""
-        transfer = self.module_.transfer
-        keep = float(transfer.alpha)
-        curve = {}
+    def _alpha_scan(self, data: TransferData):
+        """scan_grid over α on cold_valid NDCG@10 (same trained scorer); leaves the best α set."""
         with self._cached_items(data):
-            for a in self.alpha_grid:
-                transfer.alpha.fill_(a)
-                curve[a] = super()._valid_metric_cached(data)
-        transfer.alpha.fill_(keep)
-        return curve
+            return scan_grid(self.alpha_grid, self.module_.transfer.alpha.fill_,
+                             lambda: InterestMethod._valid_metric_cached(self, data))
 
     def _valid_metric_cached(self, data: TransferData) -> float | None:
         if self.mode != "tuned":
             return super()._valid_metric_cached(data)
-        values = [v for v in self._alpha_curve(data).values() if v is not None]
-        return max(values) if values else None
+        keep = float(self.module_.transfer.alpha)  # training goes on with its own α
+        best = self._alpha_scan(data)[2]
+        self.module_.transfer.alpha.fill_(keep)
+        return best
 
     def _after_training(self, data: TransferData) -> None:
         if self.mode == "learned":
             alphas = self.alpha_values(data, data.cold_valid_idx)
             self.history_["alpha_mean_cold_valid"] = float(alphas.mean()) if len(alphas) else None
             return
+        chosen = self.alpha
         if self.mode == "tuned":
-            curve = self._alpha_curve(data)
-            scored = {a: v for a, v in curve.items() if v is not None}
-            chosen = max(scored, key=scored.get) if scored else self.alpha
-            self.history_["alpha_curve"] = {str(a): v for a, v in curve.items()}
-        else:
-            chosen = self.alpha
+            best_a, self.history_["alpha_curve"], best = self._alpha_scan(data)
+            chosen = self.alpha if best is None else best_a
         self.module_.transfer.alpha.fill_(chosen)
         self.meta_["alpha"] = float(chosen)
         self.history_["alpha"] = float(chosen)
