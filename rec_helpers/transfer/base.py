@@ -21,7 +21,7 @@ from ..constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, 
 from ..errors import ConfigError, DataValidationError
 from ..runfolder import to_jsonable
 from .data import TransferData
-from .ranking import mask_seen, ndcg_at_k, top_k
+from .ranking import mask_seen, ndcg_per_user, top_k, user_chunks
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
@@ -58,8 +58,9 @@ def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = HEADLINE_K
     rel = data.X_target_valid[idx]
     if len(idx) == 0 or rel.nnz == 0:
         return None
-    scores = mask_seen(method.score(data, idx), data.target_seen[idx])
-    return ndcg_at_k(scores, rel, k)
+    values = np.concatenate([ndcg_per_user(mask_seen(method.score(data, part), data.target_seen[part]),
+                                           data.X_target_valid[part], k) for part in user_chunks(idx)])
+    return float(np.mean(values[~np.isnan(values)]))
 
 
 def scan_grid(grid: Sequence, set_value, evaluate) -> tuple[Any, dict[str, float | None], float | None]:
@@ -198,9 +199,12 @@ class TransferMethod:
             raise ConfigError(f"k={k!r} must be ≥ 1.")
         users = list(users)
         idx = data.users_to_idx(users)
-        scores = mask_seen(self.score(data, idx), data.target_seen[idx])
-        top = top_k(scores, k)
-        top_scores = np.take_along_axis(scores, top, axis=1)
+        tops, top_scores = [], []
+        for part in user_chunks(idx):  # bounded memory: SCORE_CHUNK users at a time
+            scores = mask_seen(self.score(data, part), data.target_seen[part])
+            tops.append(top_k(scores, k))
+            top_scores.append(np.take_along_axis(scores, tops[-1], axis=1))
+        top, top_scores = np.concatenate(tops), np.concatenate(top_scores)
         frame = pd.DataFrame({
             COL_USER: np.repeat(np.asarray(users, dtype=object), top.shape[1]),
             COL_ITEM: data.target_item_ids[top.ravel()],

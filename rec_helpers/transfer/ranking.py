@@ -6,6 +6,18 @@ import scipy.sparse as sp
 
 from ..metrics import ndcg_values
 
+# Users scored at once by valid_ndcg and recommend: memory stays at SCORE_CHUNK × n_target floats
+# (about 1 GB in float64 at 60,000 target items) whatever the number of users. Top-k and NDCG are
+# per row, so chunked results equal unchunked ones exactly.
+SCORE_CHUNK = 2048
+
+
+def user_chunks(user_idx: np.ndarray, size: int | None = None):
+    """``user_idx`` in consecutive pieces of at most ``size`` (default :data:`SCORE_CHUNK`) users."""
+    user_idx, size = np.asarray(user_idx), size or SCORE_CHUNK
+    for start in range(0, max(len(user_idx), 1), size):
+        yield user_idx[start:start + size]
+
 
 def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     """Copy of ``scores`` with seen items (non-zeros of ``seen``, same rows) set to -inf."""
