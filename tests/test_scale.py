@@ -19,3 +19,34 @@ def test_chunked_scoring_equals_one_block(method, monkeypatch):
     assert len(list(ranking.user_chunks(np.arange(len(users))))) > 3
     pd.testing.assert_frame_equal(model.recommend(data, users, k=15), whole)
     assert valid_ndcg(model, data) == whole_ndcg
+
+
+@pytest.mark.parametrize("name", ["cd_ridge", "cd_ridge_all"])
+def test_low_rank_ridge_at_full_rank_equals_exact(name, tmp_path):
+    from rec_helpers.transfer.registry import load_method
+
+    data = make_synthetic_data(seed=2)
+    exact = make_method(name, solver="exact").fit(data)
+    full = make_method(name, solver="low_rank", rank=10 ** 6).fit(data)  # rank capped at min(shape)
+    assert (exact.meta_["solver"], full.meta_["solver"]) == ("exact", "low_rank")
+    assert "B" not in full.arrays_ and set(full.arrays_) == {"V", "Q"}
+    idx = np.arange(len(data.user_ids))
+    np.testing.assert_allclose(full.score(data, idx), exact.score(data, idx), rtol=1e-4, atol=1e-5)
+    assert full.meta_["l2"] == exact.meta_["l2"]
+    again = load_method(full.save(tmp_path / name))
+    np.testing.assert_array_equal(again.score(data, idx), full.score(data, idx))
+
+
+def test_ridge_solver_auto_switches_on_size(monkeypatch):
+    from rec_helpers.transfer import baselines
+
+    data = make_synthetic_data(seed=2)
+    model = make_method("cd_ridge")
+    assert model.chosen_solver(data.n_source, data.n_target) == "exact"
+    monkeypatch.setattr(baselines, "EXACT_MAX_SOURCE_COLUMNS", data.n_source - 1)
+    assert model.chosen_solver(data.n_source, data.n_target) == "low_rank"
+    low = make_method("cd_ridge", rank=4).fit(data)
+    assert low.meta_["solver"] == "low_rank" and low.arrays_["V"].shape == (data.n_source, 4)
+    monkeypatch.setattr(baselines, "EXACT_MAX_SOURCE_COLUMNS", 10 ** 9)
+    monkeypatch.setattr(baselines, "EXACT_MAX_MAP_CELLS", data.n_source * data.n_target - 1)
+    assert model.chosen_solver(data.n_source, data.n_target) == "low_rank"

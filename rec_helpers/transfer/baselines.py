@@ -18,6 +18,11 @@ from .data import SOURCE_INPUTS, TransferData
 from .layers import ridge_map
 
 DEFAULT_RIDGE_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+RIDGE_SOLVERS = ("auto", "exact", "low_rank")
+# "auto" keeps the exact solver while its dense matrices stay small: the n_s × n_s Gram matrix
+# (eigh is cubic in n_s) and the n_s × n_t map B. Beyond either limit it switches to low rank.
+EXACT_MAX_SOURCE_COLUMNS = 8_000
+EXACT_MAX_MAP_CELLS = 50_000_000  # n_s × n_t entries of B (400 MB in float64)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
@@ -120,40 +125,67 @@ class CDRidge(ArrayMethod):
 
     ``source_input`` picks x_s (see :data:`~rec_helpers.transfer.data.SOURCE_INPUTS`); the
     reference CD-ridge reads source positives only, as SPEC §4 defines it.
+
+    ``solver``: "exact" (one eigh of the Gram matrix serves every λ), "low_rank" (a seeded
+    randomized SVD Xs ≈ U S Vᵀ of rank ``rank``: B ≈ V diag(s/(s²+λ)) UᵀXt, stored as the
+    factors V and Q = diag(s/(s²+λ)) UᵀXt, so no n_s × n_s or n_s × n_t matrix is ever formed),
+    or "auto" (exact below :data:`EXACT_MAX_SOURCE_COLUMNS` source columns and
+    :data:`EXACT_MAX_MAP_CELLS` map entries, else low rank).
     """
 
     name = "cd_ridge"
 
     def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID,
-                 source_input: str = "positives") -> None:
+                 source_input: str = "positives", solver: str = "auto", rank: int = 512,
+                 seed: int = DEFAULT_SEED) -> None:
         super().__init__()
         self.l2_grid = _check_grid("l2_grid", l2_grid)
         if min(self.l2_grid) <= 0:
             raise ConfigError("l2_grid values must be > 0 (λ = 0 makes XsᵀXs singular).")
         check_choice("source_input", source_input, SOURCE_INPUTS)
-        self.source_input = source_input
+        check_choice("solver", solver, RIDGE_SOLVERS)
+        check_range("rank", rank, 0, lo_open=True)
+        self.source_input, self.solver, self.rank, self.seed = source_input, solver, int(rank), int(seed)
+
+    def chosen_solver(self, n_source: int, n_target: int) -> str:
+        """The solver ``fit`` uses for these sizes (resolves "auto")."""
+        if self.solver != "auto":
+            return self.solver
+        small = n_source <= EXACT_MAX_SOURCE_COLUMNS and n_source * n_target <= EXACT_MAX_MAP_CELLS
+        return "exact" if small else "low_rank"
 
     def fit(self, data: TransferData) -> "CDRidge":
         self._check_train_data(data)
         start = time.perf_counter()
         w = data.warm_idx
         xs = data.source_matrix(self.source_input, w).astype(np.float64)
-        gram = (xs.T @ xs).toarray()
-        cross = (xs.T @ data.X_target_train[w].astype(np.float64)).toarray()
-        lam, q = np.linalg.eigh(gram)  # B(λ) = Q diag(1/(Λ+λ)) Qᵀ XsᵀXt for every λ at once
-        qtc = q.T @ cross
-        self.meta_ = {"n_target": data.n_target}
+        xt = data.X_target_train[w].astype(np.float64)
+        solver = self.chosen_solver(xs.shape[1], data.n_target)
+        self.meta_ = {"n_target": data.n_target, "solver": solver}
         self.history_ = {}
+        if solver == "exact":
+            lam, q = np.linalg.eigh((xs.T @ xs).toarray())  # B(λ) = Q diag(1/(Λ+λ)) Qᵀ XsᵀXt, every λ
+            qtc = q.T @ (xs.T @ xt).toarray()
 
-        def set_l2(l2: float) -> None:
-            self.arrays_ = {"B": q @ (qtc / (lam + l2)[:, None])}
+            def set_l2(l2: float) -> None:
+                self.arrays_ = {"B": q @ (qtc / (lam + l2)[:, None])}
+        else:
+            from sklearn.utils.extmath import randomized_svd
+            rank = max(1, min(self.rank, min(xs.shape)))
+            u, s, vt = randomized_svd(xs, rank, n_iter=4, random_state=self.seed)
+            utxt = np.asarray((xt.T @ u).T)  # r × n_t, from the sparse target rows
+
+            def set_l2(l2: float) -> None:
+                self.arrays_ = {"V": np.ascontiguousarray(vt.T), "Q": (s / (s ** 2 + l2))[:, None] * utxt}
 
         return self._tune_and_record(data, "l2", self.l2_grid, set_l2, start)
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         x_s = data.source_matrix(self.source_input, user_idx).astype(np.float64)
-        return np.asarray(x_s @ self.arrays_["B"]).astype(np.float32)
+        if "B" in self.arrays_:
+            return np.asarray(x_s @ self.arrays_["B"]).astype(np.float32)
+        return (np.asarray(x_s @ self.arrays_["V"]) @ self.arrays_["Q"]).astype(np.float32)
 
 
 class CDRidgeAll(CDRidge):
@@ -167,8 +199,9 @@ class CDRidgeAll(CDRidge):
     name = "cd_ridge_all"
 
     def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID + (3000.0,),
-                 source_input: str = "both") -> None:
-        super().__init__(l2_grid=l2_grid, source_input=source_input)
+                 source_input: str = "both", solver: str = "auto", rank: int = 512,
+                 seed: int = DEFAULT_SEED) -> None:
+        super().__init__(l2_grid=l2_grid, source_input=source_input, solver=solver, rank=rank, seed=seed)
 
 
 class KernelMap(ArrayMethod):
