@@ -34,6 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .encoder import BertEncoder
 
 DEFAULT_CACHE_DIR = "data/cache/embeddings"
+# Texts encoded per block when streaming: each finished block is flushed to a memory-mapped
+# ``<key>.partial.npy`` and recorded in ``<key>.partial.json``, so an interrupted encoding resumes at
+# the first unfinished block. A catalogue of at most one block is encoded in one call, exactly as before.
+STREAM_BLOCK = 16_384
 CACHE_FORMAT_VERSION = 1  # bump when the on-disk layout or the key recipe changes
 
 
@@ -68,13 +72,52 @@ def encode_cached(
     start = time.perf_counter()
     texts = list(texts)
     key = cache_key(encoder.fingerprint, encoder.pooling, encoder.max_length, texts)
+    partial = resolve(cache_dir) / f"{key}.partial.npy"
     return cached_array(
         key,
-        lambda: encoder.encode(texts, show_progress=show_progress),
+        lambda: encode_streaming(encoder, texts, partial, show_progress) if len(texts) > STREAM_BLOCK
+        else encoder.encode(texts, show_progress=show_progress),
         cache_dir=cache_dir,
         expected_rows=len(texts),
         start=start,
     )
+
+
+def encode_streaming(encoder: "BertEncoder", texts: Sequence[str], partial: Path,
+                     show_progress: bool = True, block: int | None = None) -> np.ndarray:
+    """Encode ``texts`` block by block into the memory-mapped ``partial`` (.npy) and resume after an
+    interruption: blocks recorded in ``partial``'s ``.json`` sidecar are not encoded again. Peak memory
+    is one block's tokens and activations, not the catalogue's. Returns the array (in memory); the
+    partial files are removed once it is complete."""
+    from tqdm.auto import tqdm
+
+    block = block or STREAM_BLOCK
+    progress = partial.with_suffix(".json")
+    shape = [len(texts), int(encoder.dim)]
+    done: set[int] = set()
+    try:
+        state = json.loads(progress.read_text())
+        if state.get("shape") == shape and state.get("block") == block and partial.is_file():
+            done = set(state["done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no usable record: start afresh
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(partial, mode="r+" if done else "w+", dtype=np.float32, shape=tuple(shape))
+    starts = range(0, len(texts), block)
+    for begin in tqdm(starts, desc="BERT encode (blocks)", unit="block", disable=not show_progress,
+                      initial=len(done), total=len(starts)):
+        if begin in done:
+            continue
+        out[begin:begin + block] = encoder.encode(texts[begin:begin + block], show_progress=False)
+        out.flush()
+        done.add(begin)
+        _atomic_write(progress, lambda fh: fh.write(json.dumps({"shape": shape, "block": block,
+                                                                "done": sorted(done)}).encode()))
+    array = np.array(out)
+    del out
+    partial.unlink(missing_ok=True)
+    progress.unlink(missing_ok=True)
+    return array
 
 
 def cached_array(
@@ -153,4 +196,5 @@ def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
                          "cache_dir is writable and the disk is not full.") from err
 
 
-__all__ = ["DEFAULT_CACHE_DIR", "array_sha256", "cache_key", "cached_array", "encode_cached"]
+__all__ = ["DEFAULT_CACHE_DIR", "STREAM_BLOCK", "array_sha256", "cache_key", "cached_array", "encode_cached",
+           "encode_streaming"]

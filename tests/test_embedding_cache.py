@@ -155,3 +155,49 @@ def test_relative_cache_dir_is_under_project_root(tmp_path, monkeypatch):
     monkeypatch.setenv("REC_SUITE_ROOT", str(tmp_path))
     _, info = encode_cached(CountingEncoder(), TEXTS, cache_dir="data/cache/embeddings")
     assert Path(info["path"]).parent == tmp_path / "data" / "cache" / "embeddings"
+
+
+class BlockEncoder:
+    """Deterministic per text (a hash-seeded vector), counts the texts it encodes; can fail on a text."""
+
+    fingerprint, pooling, max_length, dim = "fake:stream", "mean", 64, 8
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.encoded, self.fail_on = 0, fail_on
+
+    def encode(self, texts, show_progress=True):
+        if self.fail_on in texts:
+            raise KeyboardInterrupt("simulated interruption")
+        self.encoded += len(texts)
+        rows = [np.random.default_rng(abs(hash(t)) % 2 ** 32).normal(size=self.dim) for t in texts]
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_streaming_encoding_resumes_after_an_interruption(tmp_path, monkeypatch):
+    from rec_helpers import embedding_cache
+
+    monkeypatch.setattr(embedding_cache, "STREAM_BLOCK", 10)
+    texts = [f"item {i}" for i in range(47)]  # 5 blocks, the last one short
+    whole = BlockEncoder().encode(texts)
+    broken = BlockEncoder(fail_on="item 31")  # dies inside the fourth block
+    with pytest.raises(KeyboardInterrupt):
+        encode_cached(broken, texts, cache_dir=tmp_path, show_progress=False)
+    assert broken.encoded == 30 and len(list(tmp_path.glob("*.partial.npy"))) == 1
+    assert not list(tmp_path.glob("*[0-9a-f].npy"))  # no complete entry was written
+    again = BlockEncoder()
+    vectors, info = encode_cached(again, texts, cache_dir=tmp_path, show_progress=False)
+    assert again.encoded == 17  # only the unfinished blocks (31..39, 40..46) are encoded again
+    np.testing.assert_array_equal(vectors, whole)
+    assert not info["hit"] and not list(tmp_path.glob("*.partial.*"))
+    assert encode_cached(BlockEncoder(), texts, cache_dir=tmp_path, show_progress=False)[1]["hit"]
+
+
+def test_streaming_restarts_when_the_record_does_not_match(tmp_path):
+    from rec_helpers.embedding_cache import encode_streaming
+
+    texts = [f"t{i}" for i in range(25)]
+    partial = tmp_path / "k.partial.npy"
+    partial.with_suffix(".json").write_text(json.dumps({"shape": [99, 8], "block": 10, "done": [0, 10]}))
+    enc = BlockEncoder()
+    np.testing.assert_array_equal(encode_streaming(enc, texts, partial, False, block=10), enc.encode(texts))
+    assert enc.encoded == 25 + 25  # everything was encoded (then once more for the comparison)
