@@ -1,6 +1,6 @@
 # Two entry points (see README):  make report   |   make test
 # Both create .venv when missing. torch==2.13.0 (the CPU build) is installed FIRST so that
-# nothing pulls a multi-GB CUDA build; then the package with its [dev] extras.
+# nothing pulls a multi-GB CUDA build; then the package with its [dev] and [scale] (Ray Data) extras.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,scale]"
 	$(BIN)/python -c "import torch, transformers, rec_helpers; print('installed: torch', torch.__version__)"
 	@touch $@
 

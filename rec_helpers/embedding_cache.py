@@ -64,8 +64,13 @@ def encode_cached(
     texts: Sequence[str],
     cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR,
     show_progress: bool = True,
+    engine: str = "local",
+    ray_settings: dict | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``encoder.encode(texts)``, read from / written to the on-disk cache.
+
+    ``engine="local"`` encodes here (streaming above :data:`STREAM_BLOCK` texts); ``"ray"`` on Ray
+    Data actors (:func:`rec_helpers.ray_engine.ray_encode`, ``ray_settings``: the config's ``ray``).
 
     Returns ``(embeddings, info)`` with info ``{"key", "path", "hit", "seconds", "rebuilt_corrupt"}``.
     """
@@ -73,10 +78,19 @@ def encode_cached(
     texts = list(texts)
     key = cache_key(encoder.fingerprint, encoder.pooling, encoder.max_length, texts)
     partial = resolve(cache_dir) / f"{key}.partial.npy"
+
+    def build() -> np.ndarray:
+        if engine == "ray":
+            from .ray_engine import ray_encode
+
+            return ray_encode(encoder, texts, ray_settings, show_progress)
+        if len(texts) > STREAM_BLOCK:
+            return encode_streaming(encoder, texts, partial, show_progress)
+        return encoder.encode(texts, show_progress=show_progress)
+
     return cached_array(
         key,
-        lambda: encode_streaming(encoder, texts, partial, show_progress) if len(texts) > STREAM_BLOCK
-        else encoder.encode(texts, show_progress=show_progress),
+        build,
         cache_dir=cache_dir,
         expected_rows=len(texts),
         start=start,

@@ -240,7 +240,8 @@ def compute_embeddings(cfg: Mapping, split: Split, show_progress: bool = True, r
     encoder = make_encoder(cfg)
     texts = split.items[COL_TEXT].tolist()
     vectors, cache = encode_cached(encoder, texts, cache_dir=resolve(cfg["encoder"]["cache_dir"]),
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, engine=cfg["encoder"].get("engine", "local"),
+                                   ray_settings=cfg.get("ray"))
     tuned = None
     if (cfg["encoder"].get("finetune") or {}).get("enabled"):
         vectors, encoder, tuned = finetuned_vectors(cfg, split, encoder, vectors, show_progress, run)

@@ -289,6 +289,13 @@ def validate_config_values(cfg: Mapping) -> None:
         check_params(enc["finetune"])
     if enc.get("whiten") not in (None, "zca", "pca"):
         raise ConfigError(f"encoder.whiten must be null (off), 'zca' or 'pca', got {enc.get('whiten')!r}")
+    if enc.get("engine", "local") not in ("local", "ray"):
+        raise ConfigError(f"encoder.engine must be 'local' or 'ray', got {enc.get('engine')!r}")
+    if enc.get("engine") == "ray":
+        from .ray_engine import check_settings, import_ray
+
+        import_ray()
+        check_settings(cfg.get("ray") or {})
     if not isinstance(enc.get("cache_dir"), str):
         raise ConfigError(f"encoder.cache_dir must be a folder path, got {enc.get('cache_dir')!r}")
     hl = cfg["interest"].get("half_life_days")

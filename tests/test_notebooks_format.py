@@ -42,9 +42,9 @@ def test_template(path):
 
 
 def test_environment_yml_matches_make_setup():
-    """conda and the pip path install the same things: torch==2.13.0 then the package with [dev]."""
+    """conda and the pip path install the same things: torch==2.13.0 then the package with [dev,scale]."""
     env = (ROOT / "environment.yml").read_text()
     make = (ROOT / "Makefile").read_text()
-    assert "torch==2.13.0" in env and "-e .[dev]" in env
-    assert 'pip install -q "torch==2.13.0"' in make and 'pip install -q -e ".[dev]"' in make
-    assert make.index("torch==2.13.0") < make.index('-e ".[dev]"'), "torch must be installed first"
+    assert "torch==2.13.0" in env and "-e .[dev,scale]" in env
+    assert 'pip install -q "torch==2.13.0"' in make and 'pip install -q -e ".[dev,scale]"' in make
+    assert make.index("torch==2.13.0") < make.index('-e ".[dev,scale]"'), "torch must be installed first"
