@@ -50,3 +50,28 @@ def test_ridge_solver_auto_switches_on_size(monkeypatch):
     monkeypatch.setattr(baselines, "EXACT_MAX_SOURCE_COLUMNS", 10 ** 9)
     monkeypatch.setattr(baselines, "EXACT_MAX_MAP_CELLS", data.n_source * data.n_target - 1)
     assert model.chosen_solver(data.n_source, data.n_target) == "low_rank"
+
+
+def test_nystrom_kernel_map_with_every_warm_user_equals_exact():
+    data = make_synthetic_data(seed=4)
+    exact = make_method("kernel_map").fit(data)
+    assert exact.meta_["landmarks"] is None
+    full = make_method("kernel_map", landmarks=10 ** 6)
+    full._force_nystrom = True
+    full.fit(data)
+    assert full.meta_["landmarks"] == len(data.warm_idx) and full.meta_["l2"] == exact.meta_["l2"]
+    idx = np.arange(len(data.user_ids))
+    np.testing.assert_allclose(full.score(data, idx), exact.score(data, idx), rtol=1e-3, atol=1e-4)
+
+
+def test_nystrom_kernel_map_switches_on_beyond_landmarks(tmp_path):
+    from rec_helpers.transfer.registry import load_method
+
+    data = make_synthetic_data(seed=4)
+    m = make_method("kernel_map", landmarks=len(data.warm_idx) // 3).fit(data)
+    assert m.meta_["landmarks"] == len(data.warm_idx) // 3
+    assert m.arrays_["A"].shape == (len(data.warm_idx) // 3, data.n_target)
+    assert m.history_["best_valid_ndcg@10"] > valid_ndcg(make_method("pop").fit(data), data)
+    again = load_method(m.save(tmp_path / "km"))
+    idx = np.arange(len(data.user_ids))
+    np.testing.assert_array_equal(again.score(data, idx), m.score(data, idx))

@@ -16,12 +16,13 @@ from ..interest import l2_normalise
 from .base import TransferMethod, check_choice, check_range, scan_grid, valid_ndcg
 from .data import SOURCE_INPUTS, TransferData
 from .layers import ridge_map
+from .ranking import user_chunks
 
 DEFAULT_RIDGE_GRID = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 RIDGE_SOLVERS = ("auto", "exact", "low_rank")
 # "auto" keeps the exact solver while its dense matrices stay small: the n_s × n_s Gram matrix
 # (eigh is cubic in n_s) and the n_s × n_t map B. Beyond either limit it switches to low rank.
-EXACT_MAX_SOURCE_COLUMNS = 8_000
+EXACT_MAX_SOURCE_COLUMNS = 4_096
 EXACT_MAX_MAP_CELLS = 50_000_000  # n_s × n_t entries of B (400 MB in float64)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
 
@@ -129,7 +130,7 @@ class CDRidge(ArrayMethod):
     ``solver``: "exact" (one eigh of the Gram matrix serves every λ), "low_rank" (a seeded
     randomized SVD Xs ≈ U S Vᵀ of rank ``rank``: B ≈ V diag(s/(s²+λ)) UᵀXt, stored as the
     factors V and Q = diag(s/(s²+λ)) UᵀXt, so no n_s × n_s or n_s × n_t matrix is ever formed),
-    or "auto" (exact below :data:`EXACT_MAX_SOURCE_COLUMNS` source columns and
+    or "auto" (exact up to :data:`EXACT_MAX_SOURCE_COLUMNS` source columns and
     :data:`EXACT_MAX_MAP_CELLS` map entries, else low rank).
     """
 
@@ -211,12 +212,19 @@ class KernelMap(ArrayMethod):
     A = (K_WW + λI)⁻¹ Y_W with Y = target positives + ``target_all_weight`` · every rated
     target item (the "watched it" signal); score(u) = k(u, W) A. λ is tuned on cold_valid.
     Stored in dual form: the warm users' L2-normalised source rows (sparse) and A (float32).
+
+    Beyond ``landmarks`` warm users the W × W kernel is not formed: a seeded sample L of
+    ``landmarks`` warm users spans the map (Nyström, subset of regressors),
+    A = (K_LW K_WL + λ K_LL)⁻¹ K_LW Y_W and score(u) = k(u, L) A, built in chunks of warm users
+    (one generalised eigh serves every λ). With L = W it is the exact solution.
     """
 
     name = "kernel_map"
+    _force_nystrom = False  # tests: the Nyström path with every warm user as a landmark
 
     def __init__(self, power: int = 2, l2_grid: Sequence[float] = (1.0, 3.0, 10.0),
-                 source_input: str = "both", target_all_weight: float = 0.25) -> None:
+                 source_input: str = "both", target_all_weight: float = 0.25, landmarks: int = 3000,
+                 seed: int = DEFAULT_SEED) -> None:
         super().__init__()
         check_range("power", power, 1)
         self.power = int(power)
@@ -225,7 +233,9 @@ class KernelMap(ArrayMethod):
             raise ConfigError("l2_grid values must be > 0 (λ = 0 makes K_WW singular).")
         check_choice("source_input", source_input, SOURCE_INPUTS)
         check_range("target_all_weight", target_all_weight, 0)
+        check_range("landmarks", landmarks, 0, lo_open=True)
         self.source_input, self.target_all_weight = source_input, float(target_all_weight)
+        self.landmarks, self.seed = int(landmarks), int(seed)
 
     def _rows(self, data: TransferData, idx) -> sp.csr_matrix:
         x = data.source_matrix(self.source_input, idx).astype(np.float64)
@@ -238,19 +248,36 @@ class KernelMap(ArrayMethod):
                              shape=(len(a["w_indptr"]) - 1, int(self.meta_["width"])))
         return (self._rows(data, idx) @ warm.T).toarray() ** self.power
 
+    def _targets(self, data: TransferData, idx) -> sp.csr_matrix:
+        y = data.X_target_train[idx].astype(np.float64)
+        return y + self.target_all_weight * data.target_seen[idx] if self.target_all_weight else y
+
     def fit(self, data: TransferData) -> "KernelMap":
         self._check_train_data(data)
         start = time.perf_counter()
         w = data.warm_idx
-        xw = self._rows(data, w)
-        self.meta_ = {"n_target": data.n_target, "width": int(xw.shape[1])}
-        self.arrays_ = {"w_data": xw.data, "w_indices": xw.indices.astype(np.int64),
-                        "w_indptr": xw.indptr.astype(np.int64)}
-        y = data.X_target_train[w].toarray().astype(np.float64)
-        if self.target_all_weight:
-            y += self.target_all_weight * data.target_seen[w].toarray()
-        lam, q = np.linalg.eigh(self._kernel(data, w))  # A(λ) for every λ from one eigh
-        qty = q.T @ y
+        nystrom = self._force_nystrom or len(w) > self.landmarks
+        rng = np.random.default_rng(self.seed)
+        basis = np.sort(rng.choice(w, min(self.landmarks, len(w)), replace=False)) if nystrom else w
+        xb = self._rows(data, basis)
+        self.meta_ = {"n_target": data.n_target, "width": int(xb.shape[1]), "landmarks": int(len(basis)) if nystrom else None}
+        self.arrays_ = {"w_data": xb.data, "w_indices": xb.indices.astype(np.int64),
+                        "w_indptr": xb.indptr.astype(np.int64)}
+        if nystrom:
+            from scipy.linalg import eigh
+
+            gram, cross = np.zeros((len(basis), len(basis))), np.zeros((data.n_target, len(basis)))
+            for part in user_chunks(w):  # K_LW K_WL and K_LW Y, a chunk of warm users at a time
+                k_part = self._kernel(data, part)
+                gram += k_part.T @ k_part
+                cross += np.asarray(self._targets(data, part).T @ k_part)
+            k_ll = self._kernel(data, basis)
+            jitter = 1e-8 * np.trace(k_ll) / len(basis)
+            lam, q = eigh(gram, k_ll + jitter * np.eye(len(basis)))  # A(λ) = Q diag(1/(Λ+λ)) Qᵀ K_LW Y
+            qty = q.T @ cross.T
+        else:
+            lam, q = np.linalg.eigh(self._kernel(data, w))  # A(λ) for every λ from one eigh
+            qty = q.T @ self._targets(data, w).toarray()
         warm_rows = dict(self.arrays_)
         self.history_ = {}
 
