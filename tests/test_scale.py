@@ -75,3 +75,74 @@ def test_nystrom_kernel_map_switches_on_beyond_landmarks(tmp_path):
     again = load_method(m.save(tmp_path / "km"))
     idx = np.arange(len(data.user_ids))
     np.testing.assert_array_equal(again.score(data, idx), m.score(data, idx))
+
+
+def test_vae_sparse_input_path_equals_dense(monkeypatch):
+    import torch
+
+    from rec_helpers.transfer import vae as vae_module
+
+    data = make_synthetic_data(seed=6)
+    model = make_method("vae", epochs=2, progress=False, source_input="both").fit(data)
+    idx = np.arange(len(data.user_ids))
+    dense = model.score(data, idx)
+    monkeypatch.setattr(vae_module, "SPARSE_INPUT_WIDTH", 0)
+    assert model._inputs(data, idx[:3])[0].is_sparse
+    np.testing.assert_allclose(model.score(data, idx), dense, rtol=1e-4, atol=1e-4)
+    model.module_.train()  # dropout on the non-zeros: training-mode forward runs and differs by draw
+    with torch.no_grad():
+        mu, _ = model.module_.encode(*model._inputs(data, idx[:5]))
+    assert mu.shape == (5, model.latent_dim) and torch.isfinite(mu).all()
+
+
+@pytest.mark.parametrize("name", ["fusion", "adapter", "vae"])
+def test_sampled_softmax_trains_on_a_subset(name):
+    from rec_helpers.transfer.training import softmax_sample
+
+    data = make_synthetic_data(seed=6)
+    x = data.X_target_train[data.warm_idx[:16]]
+    subset = softmax_sample(x, data.n_target, 5)
+    assert set(np.unique(x.indices)) <= set(subset) and len(subset) < data.n_target
+    assert softmax_sample(x, data.n_target, None) is None and softmax_sample(x, data.n_target, data.n_target) is None
+    full = make_method(name, epochs=3, progress=False).fit(data)
+    sampled = make_method(name, epochs=3, progress=False, softmax_items=8).fit(data)
+    assert sampled.history_["loss"] != full.history_["loss"]  # a different objective was optimised
+    assert sampled.history_["best_valid_ndcg@10"] > valid_ndcg(make_method("zero_shot").fit(data), data) - 0.05
+
+
+def test_top_k_equals_a_stable_full_sort():
+    """top_k (torch.topk threshold + candidate sort) == a stable argsort of −scores: ties, −inf, float32."""
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n_rows, n = int(rng.integers(1, 30)), int(rng.integers(1, 300))
+        s = rng.integers(0, 4 if trial % 4 == 0 else 1000, (n_rows, n)).astype(np.float64)
+        if trial % 4 == 2:
+            s[rng.random(s.shape) < 0.5] = -np.inf
+        if trial % 4 == 3:
+            s = rng.normal(size=(n_rows, n)).astype(np.float32)
+        k = int(rng.integers(1, n + 3))
+        expected = np.argsort(-s, axis=1, kind="stable")[:, :min(k, n)]
+        np.testing.assert_array_equal(ranking.top_k(s, k), expected)
+
+
+def test_valid_ndcg_scores_a_fixed_sample_of_large_cold_valid_sets(monkeypatch):
+    from rec_helpers.transfer import base
+
+    data = make_synthetic_data(seed=5)
+    model = make_method("pop").fit(data)
+    assert np.array_equal(base.valid_users(data), data.cold_valid_idx)  # small: every user
+    monkeypatch.setattr(base, "VALID_MAX_USERS", len(data.cold_valid_idx) - 2)
+    sample = base.valid_users(data)
+    assert len(sample) == len(data.cold_valid_idx) - 2 and set(sample) <= set(data.cold_valid_idx)
+    assert np.array_equal(sample, base.valid_users(data))  # the same users in every call
+    assert valid_ndcg(model, data) == valid_ndcg(model, data)
+
+
+def test_fusion_alpha_scanned_once_at_the_end():
+    data = make_synthetic_data(seed=5)
+    end = make_method("fusion", epochs=3, progress=False, alpha_scan="end").fit(data)
+    curve = end.history_["alpha_curve"]
+    assert len(curve) == len(end.alpha_grid) and len(end.history_["valid_ndcg@10"]) == 3
+    assert end.alpha_ == float(max(curve, key=curve.get))
+    with pytest.raises(Exception, match="alpha_scan"):
+        make_method("fusion", alpha_scan="sometimes")

@@ -124,7 +124,7 @@ CASES = [
     ("no-overlapping-users", lambda t: make_split(*tiny_split_inputs(), {"min_source_positives": 3}, 0, 4.0),
      ConfigError, [r"no user has enough positives in both domains", r"lower min_source_positives"]),
     ("unknown-profile", lambda t: load_config(None, "smokey"),
-     ConfigError, [r"unknown profile 'smokey'", r"\['smoke'\]"]),
+     ConfigError, [r"unknown profile 'smokey'", r"\['large', 'smoke'\]"]),
     ("invalid-yaml", lambda t: load_config(yaml_file(t, "split:\n  kind: [genre\n"), ""),
      ConfigError, [r"cfg\.yaml is not valid YAML"]),
     ("yaml-not-a-mapping", lambda t: load_config(yaml_file(t, "- a\n- b\n"), ""),

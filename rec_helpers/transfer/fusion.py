@@ -64,10 +64,15 @@ class Fusion(InterestMethod):
     name = "fusion"
 
     def __init__(self, mode: str = "tuned", alpha: float = 0.5,
-                 alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, **training) -> None:
-        """``training``: the trainer parameters of :class:`~.two_tower.InterestTraining`."""
+                 alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, alpha_scan: str = "epoch", **training) -> None:
+        """``training``: the trainer parameters of :class:`~.two_tower.InterestTraining`.
+        ``alpha_scan`` (mode "tuned"): "epoch" scores every α after each epoch for early stopping;
+        "end" trains at ``alpha`` and scans the grid once after training (len(grid)× cheaper
+        validation, for large catalogues)."""
         super().__init__(**training)
         check_choice("mode", mode, FUSION_MODES)
+        check_choice("alpha_scan", alpha_scan, ("epoch", "end"))
+        self.alpha_scan = alpha_scan
         check_range("alpha", alpha, 0, 1)
         grid = [float(a) for a in alpha_grid]
         if not grid:
@@ -88,7 +93,7 @@ class Fusion(InterestMethod):
                              lambda: InterestMethod._valid_metric_cached(self, data))
 
     def _valid_metric_cached(self, data: TransferData) -> float | None:
-        if self.mode != "tuned":
+        if self.mode != "tuned" or self.alpha_scan == "end":
             return super()._valid_metric_cached(data)
         keep = float(self.module_.transfer.alpha)  # training goes on with its own α
         best = self._alpha_scan(data)[2]

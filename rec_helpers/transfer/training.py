@@ -10,6 +10,7 @@ import time
 from typing import Callable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -64,6 +65,20 @@ def sampled_bce(logits: torch.Tensor, x: torch.Tensor, n_negatives: int) -> torc
     pos_term = F.softplus(-logits) * (x > 0)
     neg_term = F.softplus(logits) * neg
     return (pos_term + neg_term).sum(dim=1).mean()
+
+
+def softmax_sample(x: sp.csr_matrix, n_items: int, size: int | None) -> np.ndarray | None:
+    """The target items one sampled-softmax step scores: every positive of the batch (rows of ``x``)
+    plus ``size`` uniform draws from the catalogue (torch's seeded generator), sorted. None (the
+    whole catalogue, the exact softmax) when ``size`` is None or not below ``n_items``.
+
+    Why: a full softmax costs the item side over the whole catalogue in every batch; at 10⁵ items
+    that is most of the training time. The sampled softmax keeps the positives and a uniform
+    sample of negatives (no logQ correction is needed for uniform draws beyond a constant)."""
+    if size is None or size >= n_items:
+        return None
+    draws = torch.randint(n_items, (int(size),)).numpy()
+    return np.union1d(np.unique(x.indices), draws)
 
 
 def train_loop(
@@ -148,8 +163,11 @@ class TorchMethod(TransferMethod):
 
     def __init__(self, *, epochs: int, batch_size: int | None, lr: float, weight_decay: float,
                  patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True) -> None:
+                 progress: bool = True, softmax_items: int | None = None) -> None:
         super().__init__()
+        if softmax_items is not None:
+            check_range("softmax_items", softmax_items, 1)
+        self.softmax_items = None if softmax_items is None else int(softmax_items)
         check_range("epochs", epochs, 1)
         check_range("lr", lr, 0, lo_open=True)
         check_range("weight_decay", weight_decay, 0)

@@ -23,7 +23,7 @@ from .base import check_choice, check_range, item_matrix, unseen_item_bias
 from .data import TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
-    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, sampled_bce,
+    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, sampled_bce, softmax_sample,
 )
 
 LOSSES = ("softmax", "bce")
@@ -43,16 +43,20 @@ class TwoTowerScorer(nn.Module):
         self.item_emb = nn.Parameter(torch.zeros(n_items, out_dim)) if item_embedding else None
         self.item_bias = nn.Parameter(torch.zeros(n_items))
 
-    def item_factors(self, items: torch.Tensor) -> torch.Tensor:
-        """g(e_i) for every catalogue item (n_items × out_dim)."""
+    def item_factors(self, items: torch.Tensor, subset: np.ndarray | None = None) -> torch.Tensor:
+        """g(e_i) for every catalogue item (n_items × out_dim), or for the items ``subset`` indexes
+        (``items`` then holds only their vectors)."""
         g = self.item_tower(self.item_norm(items))
-        return g + self.item_emb if self.item_emb is not None else g
+        if self.item_emb is None:
+            return g
+        return g + (self.item_emb if subset is None else self.item_emb[subset])
 
-    def forward(self, u: torch.Tensor, items: torch.Tensor,
-                factors: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores (n_users × n_items); precomputed ``factors`` = g(E) skip the item tower."""
-        g = self.item_factors(items) if factors is None else factors
-        return self.user_tower(u) @ g.T + self.item_bias
+    def forward(self, u: torch.Tensor, items: torch.Tensor, factors: torch.Tensor | None = None,
+                subset: np.ndarray | None = None) -> torch.Tensor:
+        """Scores (n_users × n_items); precomputed ``factors`` = g(E) skip the item tower;
+        ``subset``: score only those catalogue items (sampled softmax; ``items`` holds their vectors)."""
+        g = self.item_factors(items, subset) if factors is None else factors
+        return self.user_tower(u) @ g.T + (self.item_bias if subset is None else self.item_bias[subset])
 
 
 class ColdFill(nn.Module):
@@ -97,8 +101,8 @@ class InterestModel(nn.Module):
         counts = torch.stack([counts[:, 0], counts[:, 1] * present], dim=1)
         return (torch.log1p(counts) - self.feat_mean) / self.feat_std
 
-    def forward(self, u_s, u_t, counts, present, items, factors=None) -> torch.Tensor:
-        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors)
+    def forward(self, u_s, u_t, counts, present, items, factors=None, subset=None) -> torch.Tensor:
+        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors, subset)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +126,7 @@ class InterestTraining:
     seed: int = DEFAULT_SEED
     device: str = "auto"
     progress: bool = True
+    softmax_items: int | None = None  # sampled softmax over this many uniform items + positives (None: all)
 
 
 class InterestMethod(TorchMethod):
@@ -140,7 +145,8 @@ class InterestMethod(TorchMethod):
     def __init__(self, **training) -> None:
         t = InterestTraining(**training)
         super().__init__(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, weight_decay=t.weight_decay,
-                         patience=t.patience, seed=t.seed, device=t.device, progress=t.progress)
+                         patience=t.patience, seed=t.seed, device=t.device, progress=t.progress,
+                         softmax_items=t.softmax_items)
         check_range("hidden", t.hidden, 1)
         check_range("out_dim", t.out_dim, 1)
         check_range("dropout", t.dropout, 0, 1)
@@ -206,8 +212,14 @@ class InterestMethod(TorchMethod):
         def loss_fn(batch: np.ndarray, step: int) -> torch.Tensor:
             u_s, u_t, counts = self._inputs(data, batch)
             present = torch.rand(len(batch), device=u_s.device) < self.warm_input_rate
-            logits = model(u_s, u_t, counts, present, items)
-            x = self._tensor(data.X_target_train[batch].toarray())
+            x = data.X_target_train[batch]
+            subset = softmax_sample(x, data.n_target, self.softmax_items)
+            if subset is None:
+                logits = model(u_s, u_t, counts, present, items)
+            else:
+                logits = model(u_s, u_t, counts, present, items[subset], subset=subset)
+                x = x[:, subset]
+            x = self._tensor(x.toarray())
             if self.loss == "softmax":
                 return multinomial_nll(logits, x)
             return sampled_bce(logits, x, self.n_negatives)

@@ -23,7 +23,12 @@ from ..constants import DEFAULT_SEED
 from .base import check_choice, check_range, item_matrix, unseen_item_bias
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
-from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll
+from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, softmax_sample
+
+
+# Source inputs wider than this are fed as sparse tensors (same model, cost ∝ non-zeros); ML-1M's
+# 1,822 columns stay dense, so its numbers do not move.
+SPARSE_INPUT_WIDTH = 16_384
 
 
 class MultVAE(nn.Module):
@@ -48,26 +53,44 @@ class MultVAE(nn.Module):
             self.decoder = nn.Linear(latent, n_target)
 
     def encode(self, x_s: torch.Tensor, u_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(μ, log σ²) of q(z | x_s, u_s)."""
+        """(μ, log σ²) of q(z | x_s, u_s); a sparse ``x_s`` (wide catalogues) costs its non-zeros only."""
+        if x_s.is_sparse:
+            return self._encode_sparse(x_s.coalesce(), u_s)
         h = self.drop(F.normalize(x_s, dim=1))
         if self.use_interest:
             h = torch.cat([h, self.norm(u_s)], dim=1)
         mu, logvar = self.encoder(h).chunk(2, dim=1)
         return mu, logvar
 
-    def decode(self, z: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Logits W z + b over the target items."""
+    def _encode_sparse(self, x_s: torch.Tensor, u_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same map as the dense path: row-normalise, dropout on the non-zeros, first layer as
+        a sparse × dense product (the zeros contribute nothing), then the rest of the encoder."""
+        rows, values = x_s.indices()[0], x_s.values()
+        norms = torch.zeros(x_s.shape[0], device=values.device).index_add_(0, rows, values * values).sqrt()
+        values = self.drop(values / norms.clamp_min(1e-12)[rows])
+        x = torch.sparse_coo_tensor(x_s.indices(), values, x_s.shape)
+        first, n = self.encoder[0], x_s.shape[1]
+        h = torch.sparse.mm(x, first.weight[:, :n].T) + first.bias
+        if self.use_interest:
+            h = h + self.norm(u_s) @ first.weight[:, n:].T
+        mu, logvar = self.encoder[1:](h).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor, items: torch.Tensor, subset: np.ndarray | None = None) -> torch.Tensor:
+        """Logits W z + b over the target items (``subset``: only those; ``items`` holds their vectors)."""
         if not self.text_decoder:
-            return self.decoder(z)
+            if subset is None:
+                return self.decoder(z)
+            return z @ self.decoder.weight[subset].T + self.decoder.bias[subset]
         w = self.proj(self.item_norm(items))
         if self.item_emb is not None:
-            w = w + self.item_emb
-        return z @ w.T + self.bias
+            w = w + (self.item_emb if subset is None else self.item_emb[subset])
+        return z @ w.T + (self.bias if subset is None else self.bias[subset])
 
-    def forward(self, x_s, u_s, items):
+    def forward(self, x_s, u_s, items, subset=None):
         mu, logvar = self.encode(x_s, u_s)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu) if self.training else mu
-        return self.decode(z, items), mu, logvar
+        return self.decode(z, items, subset), mu, logvar
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -87,9 +110,10 @@ class VAE(TorchMethod):
                  epochs: int = 100,
                  batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 8, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True) -> None:
+                 progress: bool = True, softmax_items: int | None = None) -> None:
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         patience=patience, seed=seed, device=device, progress=progress)
+                         patience=patience, seed=seed, device=device, progress=progress,
+                         softmax_items=softmax_items)
         check_range("hidden", hidden, 1)
         check_range("latent_dim", latent_dim, 1)
         check_range("beta_cap", beta_cap, 0)
@@ -124,15 +148,26 @@ class VAE(TorchMethod):
             self.module_.item_norm.fit(data.E_target)
 
     def _inputs(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x = data.source_matrix(self.source_input, idx).toarray()
-        return self._tensor(x), self._tensor(data.U_s[idx])
+        x = data.source_matrix(self.source_input, idx)
+        if x.shape[1] > SPARSE_INPUT_WIDTH:  # wide source catalogue: a sparse tensor, cost ∝ non-zeros
+            coo = x.tocoo()
+            sparse = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data.astype(np.float32),
+                                             coo.shape, device=self.torch_device, check_invariants=False)
+            return sparse, self._tensor(data.U_s[idx])
+        return self._tensor(x.toarray()), self._tensor(data.U_s[idx])
 
     def _loss_fn(self, data: TransferData) -> LossFn:
         items = self._tensor(data.E_target)
 
         def loss_fn(batch: np.ndarray, step: int) -> torch.Tensor:
-            logits, mu, logvar = self.module_(*self._inputs(data, batch), items)
-            x_t = self._tensor(data.X_target_train[batch].toarray())
+            x_t = data.X_target_train[batch]
+            subset = softmax_sample(x_t, data.n_target, self.softmax_items)
+            if subset is None:
+                logits, mu, logvar = self.module_(*self._inputs(data, batch), items)
+            else:
+                logits, mu, logvar = self.module_(*self._inputs(data, batch), items[subset], subset)
+                x_t = x_t[:, subset]
+            x_t = self._tensor(x_t.toarray())
             beta = self.beta(step)
             return multinomial_nll(logits, x_t) + beta * kl_normal(mu, logvar)
 
