@@ -20,9 +20,9 @@ def user_chunks(user_idx: np.ndarray, size: int | None = None):
         yield user_idx[start:start + size]
 
 
-def mask_seen(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
-    """Copy of ``scores`` with seen items (non-zeros of ``seen``, same rows) set to -inf."""
-    out = np.array(scores, dtype=np.float64, copy=True)
+def mask_seen(scores: np.ndarray, seen: sp.csr_matrix, dtype=np.float64) -> np.ndarray:
+    """Copy of ``scores`` (as ``dtype``) with seen items (non-zeros of ``seen``, same rows) set to -inf."""
+    out = np.array(scores, dtype=dtype, copy=True)
     coo = sp.coo_matrix(seen)
     out[coo.row, coo.col] = -np.inf
     return out
