@@ -448,7 +448,7 @@ def _record_method(ctx: Context, key: str, method, data, fit_s: float, cache_hit
     top_n = int(ctx.config["evaluation"]["top_n"])
     t1 = time.perf_counter()
     cold = data.user_ids[data.cold_test_idx]
-    warm = data.user_ids[data.warm_idx]
+    warm = warm_eval_users(ctx, data)
     ctx.run.write_parquet(LAYOUT.ranking(key), method.recommend(data, cold, k=top_n))
     ctx.run.write_parquet(LAYOUT.ranking(key, "warm"), method.recommend(data, warm, k=top_n))
     rank_s = time.perf_counter() - t1
@@ -459,6 +459,16 @@ def _record_method(ctx: Context, key: str, method, data, fit_s: float, cache_hit
                                            "model_cache_hit": cache_hit}})
     ctx.run.record_timing(f"fit:{key}", fit_s)
     return method
+
+
+def warm_eval_users(ctx: Context, data) -> np.ndarray:
+    """The warm users ranked for the secondary evaluation: all of them, or a seeded sample of
+    ``evaluation.warm_max_users`` (large catalogues: ranking every warm user dominates the run)."""
+    warm = data.user_ids[data.warm_idx]
+    cap = ctx.config["evaluation"].get("warm_max_users")
+    if cap is None or len(warm) <= int(cap):
+        return warm
+    return warm[np.sort(np.random.default_rng(ctx.seed).choice(len(warm), int(cap), replace=False))]
 
 
 def text_control_methods(ctx: Context, methods: Sequence[str] | None = None) -> list[str]:
@@ -531,7 +541,8 @@ def evaluate_run(ctx: Context, methods: Sequence[str] | None = None) -> dict:
                   n_train_users=int(len(data.warm_idx)), item_vectors=emb.item_vectors, item_ids=emb.item_ids)
     results = {"cold_test": evaluate_methods(split.target_test, read_rankings(ctx.run, names, "cold_test"),
                                              controls=controls, **common),
-               "warm": evaluate_methods(split.target_warm_test, read_rankings(ctx.run, names, "warm"), **common)}
+               "warm": evaluate_methods(split.target_warm_test[split.target_warm_test["user"].isin(warm_eval_users(ctx, data))],
+                                        read_rankings(ctx.run, names, "warm"), **common)}
     seconds = time.perf_counter() - t0
     metrics = metrics_document(results, names, reference, controls, ctx.config,
                                {**ctx.run.manifest.get("timings", {}), "evaluation": round(seconds, 3)})

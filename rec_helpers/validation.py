@@ -310,6 +310,9 @@ def validate_config_values(cfg: Mapping) -> None:
     ev = cfg["evaluation"]
     ks = ev.get("ks")
     _int_at_least(cfg, "evaluation", "n_resamples", 1, why="bootstrap resamples for the confidence intervals")
+    wm = ev.get("warm_max_users")
+    if wm is not None and (not _is_int(wm) or wm < 1):
+        raise ConfigError(f"evaluation.warm_max_users must be null (every warm user) or a positive integer, got {wm!r}")
     top_n = ev.get("top_n")
     if not _is_int(top_n) or top_n < max(ks):
         raise ConfigError(f"evaluation.top_n must be an integer >= the largest of evaluation.ks ({max(ks)}), "

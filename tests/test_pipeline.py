@@ -234,3 +234,20 @@ def test_model_cache_reuses_a_fit_only_for_identical_data_params_and_code(make_r
     d = make_run(tmp_path / "d", encoder=enc, evaluation={"text_control": False}, seed=7, transfer=transfer)
     pipeline.ensure_methods(d, ["cd_ridge"], progress=False)   # another seed: another split, other data
     assert d.run.manifest["methods"]["cd_ridge"]["model_cache_hit"] is False
+
+
+def test_warm_evaluation_on_a_seeded_sample(make_run, tmp_path):
+    """evaluation.warm_max_users ranks and evaluates a fixed sample of warm users; cold_test stays whole."""
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")}, transfer={"methods": ["pop"]},
+                   evaluation={"n_resamples": 20, "text_control": False, "reference": None, "warm_max_users": 5})
+    pipeline.ensure_methods(ctx, progress=False)
+    data = pipeline.transfer_data(ctx)
+    assert len(data.warm_idx) > 5
+    warm = ctx.run.read_parquet("rankings/warm/pop.parquet")["user"].unique()
+    sample = pipeline.warm_eval_users(ctx, data)
+    assert len(sample) == 5 and set(warm) == set(sample) and set(sample) <= set(data.user_ids[data.warm_idx])
+    cold = ctx.run.read_parquet("rankings/pop.parquet")["user"].nunique()
+    assert cold == len(data.cold_test_idx)
+    pipeline.evaluate_run(ctx)
+    m = ctx.run.read_json("metrics.json")
+    assert m["n_users"]["warm"] <= 5 and m["n_users"]["cold_test"] == len(data.cold_test_idx)
