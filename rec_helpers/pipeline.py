@@ -403,6 +403,22 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False)
 
 
+def fit_cached(ctx: Context, method, data):
+    """``method.fit(data)`` through the model cache (see :func:`model_cache_dir`): the stored fit when
+    data, parameters and code are identical, else a fresh fit that is then stored. For fits outside
+    the run's methods (scenarios, text variants), so a repeated run does not redo them."""
+    from .transfer.registry import load_method
+
+    cached = model_cache_dir(ctx, method.name, method.get_params(), data)
+    if cached is not None and (cached / "config.json").is_file():
+        return load_method(cached)
+    method.fit(data)
+    if cached is not None:
+        with atomic_path(cached) as tmp:
+            method.save(tmp)
+    return method
+
+
 def _code_fingerprint() -> str:
     """sha256 of the transfer package's source: a cached model is reused only with the same code."""
     import hashlib

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -298,8 +298,12 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
                           models: Mapping[str, TransferMethod], k: int = 20,
                           U_t: np.ndarray | None = None, n_resamples: int = DEFAULT_N_RESAMPLES,
                           seed: int = 0, bias: str | float = "mean", show_progress: bool = False,
+                          fit: Callable[[TransferMethod, TransferData], TransferMethod] | None = None,
                           ) -> tuple[pd.DataFrame, go.Figure, dict]:
     """Fit every (unfitted) model of ``models`` on ``without_items(data, new_ids)`` and measure it on cold_test users.
+
+    ``fit(model, data)`` fits one model (default ``model.fit(data)``; a run passes
+    :func:`rec_helpers.pipeline.fit_cached`, so a repeated run reuses its fits).
 
     ``truth``: the cold_test users' hidden target positives (user, item). Every cold_test user
     with a hidden positive is evaluated on all of them, old and new items alike (``ndcg@10``,
@@ -336,7 +340,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         if bar is not None:
             bar.set_postfix_str(name)
         t0 = time.perf_counter()
-        model = models[name].fit(before)
+        model = fit(models[name], before) if fit is not None else models[name].fit(before)
         scores = mask_seen(full_catalogue_scores(model, before, data, idx, bias), seen)
         per_user[name] = per_user_metrics(scores, data, users, truth, new_ids, k)
         seconds[name] = round(time.perf_counter() - t0, 3)
@@ -438,7 +442,7 @@ def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_M
     frame, fig, info = run_new_item_scenario(
         data, split.target_test, new_ids, models, k=k, U_t=u_t,
         n_resamples=int(ctx.config["evaluation"]["n_resamples"]), seed=ctx.seed, bias=bias,
-        show_progress=show_progress)
+        show_progress=show_progress, fit=lambda model, d: pipeline.fit_cached(ctx, model, d))
     info = {"frac": frac, "item_seed": seed, "n_eligible_items": int(len(pool)), **info,
             "rule": "seeded random frac of the target items with >= 1 positive among all users' target "
                     "interactions of the split; removed from the target catalogue, target_train, "

@@ -52,10 +52,10 @@ def compare_text_variants(ctx: pipeline.Context, method: str = "adapter",
     cdata = pipeline.transfer_data(ctx, control=True)
     cold = cdata.user_ids[cdata.cold_test_idx]
     top_n = int(ctx.config["evaluation"]["top_n"])
-    rankings["random"] = make_method(method, **params).fit(cdata).recommend(cdata, cold, k=top_n)
+    rankings["random"] = pipeline.fit_cached(ctx, make_method(method, **params), cdata).recommend(cdata, cold, k=top_n)
     for name, overrides in variants.items():
         data, infos[name] = variant_data(ctx, overrides)
-        rankings[name] = make_method(method, **params).fit(data).recommend(data, cold, k=top_n)
+        rankings[name] = pipeline.fit_cached(ctx, make_method(method, **params), data).recommend(data, cold, k=top_n)
     ev = ctx.config["evaluation"]
     result = evaluate_methods(split.target_test, rankings, ks=tuple(ev["ks"]), n_resamples=int(ev["n_resamples"]),
                               seed=ctx.seed, controls={name: "random" for name in variants})

@@ -233,3 +233,18 @@ def test_new_item_scenario_on_a_run_writes_json(make_run, tmp_path, offline):
         sc.new_item_scenario(ctx, frac=1.0, show_progress=False)
     with pytest.raises(ConfigError, match="unknown method"):
         sc.new_item_scenario(ctx, methods=("pop", "nope"), show_progress=False)
+
+
+def test_new_item_scenario_reuses_its_fits_from_the_model_cache(make_run, tmp_path, offline):
+    """A second run on the same data loads the scenario's fits from the model cache: same results."""
+    common = dict(encoder={"cache_dir": str(tmp_path / "cache" / "embeddings")}, evaluation={"n_resamples": 50},
+                  transfer={"model_cache": True, "vae": {"epochs": 2, "hidden": 16, "latent_dim": 4}})
+    names = ("pop", "vae")
+    first, _, info1 = sc.new_item_scenario(make_run(tmp_path / "a", **common), frac=0.25, methods=names, k=5,
+                                           show_progress=False)
+    stored = sorted(p.name for p in (tmp_path / "cache" / "models").iterdir())
+    assert [s.split("-")[0] for s in stored] == ["pop", "vae"]
+    second, _, info2 = sc.new_item_scenario(make_run(tmp_path / "b", **common), frac=0.25, methods=names, k=5,
+                                            show_progress=False)
+    pd.testing.assert_frame_equal(first, second)
+    assert sorted(p.name for p in (tmp_path / "cache" / "models").iterdir()) == stored  # nothing new was fitted

@@ -68,7 +68,7 @@ class MultVAE(nn.Module):
         rows, values = x_s.indices()[0], x_s.values()
         norms = torch.zeros(x_s.shape[0], device=values.device).index_add_(0, rows, values * values).sqrt()
         values = self.drop(values / norms.clamp_min(1e-12)[rows])
-        x = torch.sparse_coo_tensor(x_s.indices(), values, x_s.shape)
+        x = torch.sparse_coo_tensor(x_s.indices(), values, x_s.shape, check_invariants=False)
         first, n = self.encoder[0], x_s.shape[1]
         h = torch.sparse.mm(x, first.weight[:, :n].T) + first.bias
         if self.use_interest:
