@@ -95,7 +95,7 @@ print(f"mean cosine after whitening: {whitening.mean_cosine(white):.4f}")
 # For each variant the same split feeds the same method with the same seed; only the item vectors (and the
 # interest vectors built from them) change. The fine-tuned variant trains LoRA adapters ($r = 8$ on the query and
 # value projections) with a two-tower InfoNCE loss on warm users' target positives — never a cold user's target
-# data — within `encoder.finetune.max_seconds`, and is cached by fingerprint, so a second run skips it.
+# data — for a fixed number of steps (`encoder.finetune.steps`), and is cached by fingerprint, so a second run skips it.
 # Δ = BERT − random on cold_test NDCG@10, with a paired bootstrap CI and Holm's p over the three variants.
 
 # %%

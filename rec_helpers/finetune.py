@@ -13,7 +13,7 @@ projections; the 22M base weights stay frozen, about 74k adapter weights train):
                  −log softmax_j(⟨f(u), g(j)⟩ / τ)[i] with the batch's items as negatives.
 
 Only warm users' ``target_train`` positives are read (never a cold user's target data).
-Training is capped by ``steps`` and ``max_seconds`` (CPU budget), and the result is cached
+Training runs ``steps`` steps (an optional ``max_seconds`` cap makes it machine-dependent), and the result is cached
 by fingerprint (base model, parameters, training pairs, texts), so a warm run skips it. Only
 the adapter weights are saved (``adapter_model.safetensors`` + ``adapter_config.json``,
 a few hundred KB), never a copy of the model. :class:`LoraEncoder` then encodes every item
@@ -36,8 +36,8 @@ from .errors import ConfigError, DataValidationError
 from .runfolder import atomic_path, to_jsonable
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "item_head.safetensors")
-DEFAULTS: dict[str, Any] = {"r": 8, "alpha": 16, "target_modules": ["query", "value"], "steps": 150,
-                            "batch_size": 64, "lr": 1e-3, "temperature": 0.05, "max_seconds": 240.0}
+DEFAULTS: dict[str, Any] = {"r": 8, "alpha": 16, "target_modules": ["query", "value"], "steps": 40,
+                            "batch_size": 64, "lr": 1e-3, "temperature": 0.05, "max_seconds": None}
 
 
 def check_params(params: dict) -> dict:
@@ -50,6 +50,8 @@ def check_params(params: dict) -> dict:
         if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
             raise ConfigError(f"encoder.finetune.{key} must be an integer >= 1, got {out[key]!r}")
     for key in ("lr", "temperature", "max_seconds"):
+        if key == "max_seconds" and out[key] is None:
+            continue  # no time cap: the fixed number of steps decides, so the adapter is the same on any machine
         if isinstance(out[key], bool) or not isinstance(out[key], (int, float)) or out[key] <= 0:
             raise ConfigError(f"encoder.finetune.{key} must be a number > 0, got {out[key]!r}")
     if not out["target_modules"] or not all(isinstance(m, str) for m in out["target_modules"]):
@@ -131,7 +133,7 @@ def train_lora(encoder: BertEncoder, texts: Sequence[str], pairs: np.ndarray, us
         loss.backward()
         opt.step()
         hist["loss"].append(float(loss.detach()))
-        if time.perf_counter() - start > p["max_seconds"]:
+        if p["max_seconds"] is not None and time.perf_counter() - start > p["max_seconds"]:
             hist["stopped_by"] = "max_seconds"
             break
     hist.update(steps_run=len(hist["loss"]), train_seconds=time.perf_counter() - start)

@@ -110,3 +110,12 @@ def test_whiten_option_in_pipeline(make_run, tmp_path):
     assert white.item_vectors.shape == raw.item_vectors.shape
     with pytest.raises(ConfigError, match="encoder.whiten"):
         make_run(tmp_path / "c", encoder={**enc, "whiten": "yes"})
+
+
+def test_no_time_cap_by_default_so_the_adapter_depends_on_steps_only():
+    from rec_helpers.finetune import DEFAULTS, check_params
+
+    assert DEFAULTS["max_seconds"] is None and check_params({})["max_seconds"] is None
+    assert check_params({"max_seconds": 30})["max_seconds"] == 30
+    with pytest.raises(ConfigError, match="max_seconds"):
+        check_params({"max_seconds": 0})
