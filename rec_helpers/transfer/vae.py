@@ -63,17 +63,23 @@ class MultVAE(nn.Module):
         return mu, logvar
 
     def _encode_sparse(self, x_s: torch.Tensor, u_s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same map as the dense path: row-normalise, dropout on the non-zeros, first layer as
-        a sparse × dense product (the zeros contribute nothing), then the rest of the encoder."""
-        rows, values = x_s.indices()[0], x_s.values()
-        norms = torch.zeros(x_s.shape[0], device=values.device).index_add_(0, rows, values * values).sqrt()
+        """The same map as the dense path: row-normalise, dropout on the non-zeros, then the first layer
+        as one sparse × dense product over [x_s | u_s] (u_s joins as dense entries of the sparse input,
+        so the weight is used whole, without a sliced copy of its gradient), then the rest."""
+        (rows, cols), values = x_s.indices(), x_s.values()
+        n_users, n = x_s.shape
+        norms = torch.zeros(n_users, device=values.device).index_add_(0, rows, values * values).sqrt()
         values = self.drop(values / norms.clamp_min(1e-12)[rows])
-        x = torch.sparse_coo_tensor(x_s.indices(), values, x_s.shape, check_invariants=False)
-        first, n = self.encoder[0], x_s.shape[1]
-        h = torch.sparse.mm(x, first.weight[:, :n].T) + first.bias
+        first = self.encoder[0]
         if self.use_interest:
-            h = h + self.norm(u_s) @ first.weight[:, n:].T
-        mu, logvar = self.encoder[1:](h).chunk(2, dim=1)
+            z = self.norm(u_s)
+            grid = torch.arange(z.shape[1], device=z.device)
+            rows = torch.cat([rows, torch.arange(n_users, device=z.device).repeat_interleave(z.shape[1])])
+            cols = torch.cat([cols, (n + grid).repeat(n_users)])
+            values = torch.cat([values, z.reshape(-1)])
+        x = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n_users, first.in_features),
+                                    check_invariants=False)
+        mu, logvar = self.encoder[1:](torch.sparse.mm(x, first.weight.T) + first.bias).chunk(2, dim=1)
         return mu, logvar
 
     def decode(self, z: torch.Tensor, items: torch.Tensor, subset: np.ndarray | None = None) -> torch.Tensor:
