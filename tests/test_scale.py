@@ -146,3 +146,18 @@ def test_fusion_alpha_scanned_once_at_the_end():
     assert end.alpha_ == float(max(curve, key=curve.get))
     with pytest.raises(Exception, match="alpha_scan"):
         make_method("fusion", alpha_scan="sometimes")
+
+
+def test_score_fusion_scores_its_components_once_for_the_whole_alpha_scan():
+    data = make_synthetic_data(seed=5)
+    comps = {name: make_method(name).fit(data) for name in ("cd_ridge", "emcdr")}
+    calls = []
+    for model in comps.values():
+        original = model.score
+        model.score = lambda d, idx, original=original, name=model.name: calls.append(name) or original(d, idx)
+    fused = make_method("score_fusion", components=["cd_ridge", "emcdr"]).fit(data, fitted=comps)
+    n_chunks = len(list(ranking.user_chunks(data.cold_valid_idx)))
+    # one scan over 11 α values + one component_valid_ndcg each: 2 calls per component, not 12
+    assert calls.count("cd_ridge") == n_chunks + 1 and calls.count("emcdr") == n_chunks + 1
+    assert len(fused.history_["alpha_curve"]) == len(fused.alpha_grid) > 2
+    assert fused._scan_cache is None  # nothing is kept after fit

@@ -72,6 +72,7 @@ class ScoreFusion(TransferMethod):
         self.alpha_grid, self.seed, self.device = tuple(grid), int(seed), device
         self.progress = bool(progress)
         self.models_: list[TransferMethod] = []
+        self._scan_cache: dict | None = None
         self._check_component_params()
 
     def _component_kwargs(self, name: str) -> dict:
@@ -116,8 +117,12 @@ class ScoreFusion(TransferMethod):
                       "components": [{"method": m.name, "params": to_jsonable(m.get_params()),
                                       "meta": to_jsonable(m.meta_)} for m in self.models_]}
         self.history_ = {"components": list(self.components)}
-        best_a, curve, best = scan_grid(self.alpha_grid, lambda a: self.meta_.__setitem__("alpha", float(a)),
-                                        lambda: valid_ndcg(self, data))
+        self._scan_cache = {}  # the components' z-scores of the cold_valid users, computed once for every α
+        try:
+            best_a, curve, best = scan_grid(self.alpha_grid, lambda a: self.meta_.__setitem__("alpha", float(a)),
+                                            lambda: valid_ndcg(self, data))
+        finally:
+            self._scan_cache = None
         self.history_.update({
             "alpha": float(best_a), "alpha_curve": curve, "best_valid_ndcg@10": best,
             "component_valid_ndcg@10": {m.name: valid_ndcg(m, data) for m in self.models_},
@@ -133,7 +138,13 @@ class ScoreFusion(TransferMethod):
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         a = float(self.meta_["alpha"])
-        first, second = (standardise_scores(m.score(data, user_idx)) for m in self.models_)
+        key = np.asarray(user_idx, dtype=np.int64).tobytes()
+        pair = self._scan_cache.get(key) if self._scan_cache is not None else None
+        if pair is None:
+            pair = tuple(standardise_scores(m.score(data, user_idx)) for m in self.models_)
+            if self._scan_cache is not None:
+                self._scan_cache[key] = pair
+        first, second = pair
         return (a * first + (1.0 - a) * second).astype(np.float32)
 
     @property
