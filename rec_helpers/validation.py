@@ -115,7 +115,7 @@ MOVIELENS_GENRES = (
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 TIDY_COLUMNS = ("user", "item", "rating", "timestamp", "title", "year", "genres")
-TRANSFER_KEYS = ("methods", "device", "model_cache")
+TRANSFER_KEYS = ("methods", "device", "model_cache", "model_store")
 
 
 def _is_int(v) -> bool:
@@ -359,6 +359,11 @@ def _check_transfer(cfg: Mapping) -> None:
             raise ConfigError(f"unknown parameter 'transfer.{key}'"
                               + (f"; did you mean 'transfer.{close}'? " if close else "; ")
                               + f"transfer holds {list(TRANSFER_KEYS)} and one section per method {sorted(METHODS)}.")
+    store = tr.get("model_store", "reference")
+    if store not in ("reference", "copy"):
+        raise ConfigError(f"transfer.model_store must be 'reference' or 'copy', got {store!r}{_hint(store, ('reference', 'copy'))}. "
+                          "Fix: reference keeps run folders small (the model state stays in the model cache); "
+                          "copy puts every model's state inside the run folder.")
     device = tr.get("device", "auto")
     try:
         resolve_device(device)

@@ -5,8 +5,10 @@ Uses the real bundled BERT (offline) on ~50 short item texts, so it runs in seco
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rec_helpers import pipeline
@@ -234,6 +236,46 @@ def test_model_cache_reuses_a_fit_only_for_identical_data_params_and_code(make_r
     d = make_run(tmp_path / "d", encoder=enc, evaluation={"text_control": False}, seed=7, transfer=transfer)
     pipeline.ensure_methods(d, ["cd_ridge"], progress=False)   # another seed: another split, other data
     assert d.run.manifest["methods"]["cd_ridge"]["model_cache_hit"] is False
+
+
+def test_run_folder_points_at_the_cached_model_state(make_run, tmp_path):
+    """transfer.model_store: reference (default) keeps the state in the model cache and a checked
+    pointer in the run; the model reloads from it; a changed cache entry is a named error; copy keeps
+    the state's bytes in the run."""
+    from rec_helpers.errors import RunFolderError
+    from rec_helpers.transfer.registry import load_method
+
+    enc = {"cache_dir": str(tmp_path / "cache" / "embeddings")}
+    transfer = {"model_cache": True, "methods": ["cd_ridge", "vae"], "vae": {"epochs": 2, "hidden": 16, "latent_dim": 4}}
+    a = make_run(tmp_path / "a", encoder=enc, transfer=transfer, evaluation={"text_control": False})
+    fitted = pipeline.ensure_methods(a, progress=False)
+    data = pipeline.transfer_data(a)
+    cold = data.user_ids[data.cold_test_idx]
+    for name in ("cd_ridge", "vae"):
+        folder = a.run.file(f"models/{name}")
+        assert not (folder / "state.safetensors").exists() and (folder / "state.ref.json").is_file()
+        ref = a.run.read_json(f"models/{name}/state.ref.json")
+        assert not Path(ref["cache_dir"]).is_absolute() or ref["cache_dir"] == str(tmp_path / "cache" / "models")
+        again = load_method(folder)
+        pd.testing.assert_frame_equal(again.recommend(data, cold, k=10), fitted[name].recommend(data, cold, k=10))
+    # the warm (secondary) lists keep ranks only; the cold_test lists keep their scores
+    assert list(a.run.read_parquet("rankings/warm/vae.parquet").columns) == ["user", "item", "rank"]
+    assert list(a.run.read_parquet("rankings/vae.parquet").columns) == ["user", "item", "rank", "score"]
+    # reloading inside the run (a later notebook) goes through the pointer too
+    assert pipeline.ensure_method(a, "cd_ridge", progress=False).recommend(data, cold, k=10).equals(
+        fitted["cd_ridge"].recommend(data, cold, k=10))
+    b = make_run(tmp_path / "b", encoder=enc, transfer={**transfer, "model_store": "copy"},
+                 evaluation={"text_control": False})
+    pipeline.ensure_methods(b, progress=False)
+    ref = a.run.read_json("models/vae/state.ref.json")
+    cached_state = tmp_path / "cache" / "models" / ref["entry"] / "state.safetensors"
+    assert b.run.file("models/vae/state.safetensors").read_bytes() == cached_state.read_bytes()
+    assert not b.run.file("models/vae/state.ref.json").exists()
+    cached_state.write_bytes(cached_state.read_bytes()[:-1] + b" ")   # the cache entry changes
+    with pytest.raises(RunFolderError, match="model_store: copy"):
+        load_method(a.run.file("models/vae"))
+    with pytest.raises(ConfigError, match="model_store"):
+        make_run(tmp_path / "c", encoder=enc, transfer={**transfer, "model_store": "refrence"})
 
 
 def test_warm_evaluation_on_a_seeded_sample(make_run, tmp_path):

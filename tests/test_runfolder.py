@@ -86,6 +86,25 @@ def test_same_frame_gives_the_same_parquet_bytes(tmp_path):
 
 
 # --- the RunFolder ----------------------------------------------------------------------------
+def test_scores_use_byte_stream_split_and_read_back_exactly(tmp_path):
+    """Many-valued float columns (scores) are written with BYTE_STREAM_SPLIT, few-valued ones (ratings)
+    and the other columns with the dictionary; every value reads back exactly."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    df = pd.DataFrame({"user": np.repeat([f"u{i}" for i in range(50)], 100), "rank": np.tile(np.arange(1, 101), 50),
+                       "score": rng.standard_normal(n).astype(np.float32).astype(np.float64),
+                       "rating": rng.integers(1, 6, n).astype(np.float64)})
+    write_parquet(tmp_path / "r.parquet", df)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "r.parquet"), df)
+    meta = pq.ParquetFile(tmp_path / "r.parquet").metadata.row_group(0)
+    enc = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    assert "BYTE_STREAM_SPLIT" in enc["score"]
+    assert all("BYTE_STREAM_SPLIT" not in enc[c] for c in ("user", "rank", "rating"))
+    assert any("DICTIONARY" in e for e in enc["rating"])
+
+
 def test_create_refuses_an_existing_folder_when_asked(tmp_path):
     run = RunFolder.create(tmp_path / "r")
     assert json.loads(run.file(MANIFEST).read_text()) == {}

@@ -25,6 +25,7 @@ from .ranking import mask_seen, ndcg_per_user, top_k, user_chunks
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "state.safetensors"
+STATE_REF_FILE = "state.ref.json"  # a run folder's pointer to the state in the model cache
 
 
 def check_choice(name: str, value: Any, allowed: Sequence) -> None:
