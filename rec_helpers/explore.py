@@ -64,7 +64,8 @@ def projection_figure(coords: np.ndarray, items: pd.DataFrame, color: str = COL_
     df["first genre"] = df[COL_GENRES].str.split(GENRE_SEP).str[0]
     df["x"], df["y"] = coords[:, 0], coords[:, 1]
     fig = px.scatter(df, x="x", y="y", color=color, hover_name=COL_TITLE, hover_data=[COL_GENRES],
-                     title=title or f"Item vectors in 2-D, coloured by {color}", opacity=0.7)
+                     title=title or f"Item vectors in 2-D, coloured by {color}", opacity=0.7,
+                     render_mode="svg")  # SVG, not WebGL: the report's small plotly.js bundle draws it
     fig.update_traces(marker={"size": 5})
     return fig
 

@@ -102,17 +102,51 @@ def _copy_atomically(dest: Path, fill) -> None:
             fill(tmp)
 
 
-def bundle_assets(folder: Path) -> dict:
-    """Copy plotly.js and MathJax once into ``folder/assets`` so every page of the report loads them
-    by a relative URL, offline, also after the run folder is zipped and moved. Returns the URLs
-    (relative to ``folder``) the pages use: ``{"plotly": ..., "mathjax": ... or None}``."""
-    import plotly
+def figure_trace_types(notebooks: Sequence[Path]) -> set[str]:
+    """The plotly trace types (``scatter``, ``bar``…) of every chart output of ``notebooks``."""
+    import nbformat
 
+    types = set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                fig = out.get("data", {}).get(PLOTLY_MIME)
+                if fig is not None:
+                    types.update(t.get("type", "scatter") for t in fig.get("data", []))
+    return types
+
+
+def plotly_bundle(trace_types: set[str] | None) -> tuple[Path, str]:
+    """The plotly.js file for charts of ``trace_types`` and its name in ``assets/``: the fetched cartesian
+    bundle (1.5 MB, :func:`rec_helpers.fetch.fetch_chart_bundle`) when it is there, unchanged (sha256),
+    of the plotly.js version the plotly package bundles, and draws every type; else the package's full
+    plotly.min.js (4.7 MB). ``None`` (types unknown) always gives the full bundle."""
+    import plotly
+    from plotly.offline import get_plotlyjs_version
+
+    from .constants import PLOTLY_CARTESIAN as spec
+    from .fetch import chart_bundle_path, sha256_file
+
+    full = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    partial = chart_bundle_path()
+    if (trace_types is not None and set(trace_types) <= set(spec["traces"])
+            and get_plotlyjs_version() == spec["version"] and partial.is_file()
+            and sha256_file(partial) == spec["sha256"]):
+        return partial, "plotly-cartesian.min.js"
+    return full, "plotly.min.js"
+
+
+def bundle_assets(folder: Path, trace_types: set[str] | None = None) -> dict:
+    """Copy plotly.js and MathJax once into ``folder/assets`` so every page of the report loads them
+    by a relative URL, offline, also after the run folder is zipped and moved. ``trace_types``: the
+    charts' trace types (:func:`figure_trace_types`), which may allow the smaller cartesian bundle
+    (:func:`plotly_bundle`). Returns the URLs (relative to ``folder``) the pages use:
+    ``{"plotly": ..., "mathjax": ... or None}``."""
     assets = folder / ASSETS
     assets.mkdir(parents=True, exist_ok=True)
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    _copy_atomically(assets / "plotly.min.js", lambda tmp: shutil.copy2(plotly_js, tmp))
-    urls = {"plotly": f"{ASSETS}/plotly.min.js", "mathjax": None}
+    plotly_js, plotly_name = plotly_bundle(trace_types)
+    _copy_atomically(assets / plotly_name, lambda tmp: shutil.copy2(plotly_js, tmp))
+    urls = {"plotly": f"{ASSETS}/{plotly_name}", "mathjax": None}
     try:
         import jupyter_server_mathjax
     except ImportError:
@@ -217,7 +251,7 @@ def export_html(executed: Sequence[Path], report_dir: Path, run: RunFolder, cfg:
     """HTML of each executed notebook plus ``report/index.html`` linking them; plotly.js and MathJax
     are shipped once, in ``report/assets/``."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    urls = bundle_assets(report_dir)
+    urls = bundle_assets(report_dir, figure_trace_types(executed))
     rows = []
     timings = run.manifest.get("timings", {})
     for nb_path in executed:
@@ -479,7 +513,7 @@ def compare_runs(runs: Sequence[str | os.PathLike], out: str | os.PathLike,
     except Exception as err:
         raise NotebookFailed(_failure_message(nb, err, out_nb) + f"\nThe partial comparison is kept at {partial}.") from err
     _relativise(out_nb, partial, final, nb.parent)
-    urls = bundle_assets(partial)
+    urls = bundle_assets(partial, figure_trace_types([out_nb]))
     with atomic_path(partial / "index.html") as tmp:
         tmp.write_text(notebook_html(out_nb, urls, partial), encoding="utf-8")
     os.replace(partial, final)

@@ -85,12 +85,14 @@ def test_report_of_a_smoke_run_shows_no_local_path(two_runs):
 def test_report_ships_plotly_and_mathjax_once_and_references_them_relatively(two_runs):
     _, runs = two_runs
     report = runs["smoke-a"] / "report"
-    assert (report / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    bundles = sorted(p.name for p in (report / "assets").glob("plotly*.min.js"))
+    # the full plotly.js, or the fetched cartesian bundle when every chart of the run is a cartesian trace
+    assert len(bundles) == 1 and (report / "assets" / bundles[0]).stat().st_size > 1_000_000, bundles
     assert (report / "assets" / "mathjax" / "MathJax.js").is_file()
     assert (report / "assets" / "mathjax" / "config" / "local" / "rec-suite.js").is_file()
     assert not (report / "assets" / "mathjax" / "extensions" / "a11y").exists()
     html = (report / "07_report.html").read_text()
-    assert html.count('src="assets/plotly.min.js"') == 1       # loaded once per page, by a relative URL
+    assert html.count(f'src="assets/{bundles[0]}"') == 1       # loaded once per page, by a relative URL
     assert "Plotly.newPlot" in html and not re.search(r"<script[^>]*\ssrc=[\"']?(https?:)?//", html)
     assert 'src="assets/mathjax/MathJax.js?config=' in html
     assert len(html) < 200_000                                   # no embedded plotly.js, no inline lab CSS
@@ -121,7 +123,7 @@ def test_rec_suite_compare_exports_the_comparison(two_runs, capsys, snapshot_fil
     html = (out / "index.html").read_text()
     for name in ("smoke-a", "smoke-b"):
         assert html.count(name) >= 2, name                      # table columns and one discussion per run
-    assert "Plotly.newPlot" in html and 'src="assets/plotly.min.js"' in html
+    assert "Plotly.newPlot" in html and re.search(r'src="assets/plotly(-cartesian)?\.min\.js"', html)
     assert not local_paths(html, project_root(), root)
     assert {n: snapshot_files(p) for n, p in runs.items()} == before   # the compared runs are untouched
     assert cli_main(["compare", str(runs["smoke-a"]), "--out", str(out)]) == 2          # never overwritten

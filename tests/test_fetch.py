@@ -222,3 +222,75 @@ def test_unknown_wheel_name(tmp_path):
 def test_missing_wheel_path(tmp_path):
     with pytest.raises(FetchError, match="does not exist"):
         fetch_wheel("recbole", tmp_path / "data", wheel_path=tmp_path / "nope.whl")
+
+
+# --- plotly.js's cartesian bundle (npm registry) ----------------------------------------------------------
+@pytest.fixture
+def fake_bundle(monkeypatch):
+    """A fake npm tarball with its sha256s pinned in PLOTLY_CARTESIAN, and a counting downloader."""
+    import hashlib
+    import io
+    import tarfile
+
+    from rec_helpers.constants import PLOTLY_CARTESIAN
+
+    js = b"/* plotly.js (cartesian - minified) v4.1.1 */ var Plotly = {};"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(PLOTLY_CARTESIAN["member"])
+        info.size = len(js)
+        tar.addfile(info, io.BytesIO(js))
+    blob = buf.getvalue()
+    monkeypatch.setitem(PLOTLY_CARTESIAN, "tarball_sha256", hashlib.sha256(blob).hexdigest())
+    monkeypatch.setitem(PLOTLY_CARTESIAN, "sha256", hashlib.sha256(js).hexdigest())
+    calls = []
+
+    def download(url: str) -> bytes:
+        calls.append(url)
+        return blob
+
+    return js, blob, download, calls
+
+
+def test_chart_bundle_is_fetched_once_and_checked(tmp_path, fake_bundle):
+    js, _, download, calls = fake_bundle
+    path = fetch.fetch_chart_bundle(tmp_path, downloader=download)
+    assert path == tmp_path / "assets" / "plotly-cartesian-4.1.1.min.js" and path.read_bytes() == js
+    assert calls == ["https://registry.npmjs.org/plotly.js-cartesian-dist-min/-/plotly.js-cartesian-dist-min-4.1.1.tgz"]
+    assert fetch.fetch_chart_bundle(tmp_path, downloader=download) == path and len(calls) == 1   # offline now
+    path.write_bytes(b"changed")                                  # a changed file is fetched again
+    assert fetch.fetch_chart_bundle(tmp_path, downloader=download).read_bytes() == js and len(calls) == 2
+
+
+def test_chart_bundle_with_another_checksum_or_no_network_keeps_nothing(tmp_path, fake_bundle):
+    _, blob, _, _ = fake_bundle
+    with pytest.raises(FetchError, match="differs from the pinned"):
+        fetch.fetch_chart_bundle(tmp_path, downloader=lambda url: blob + b"x")
+
+    def offline(url):
+        raise OSError("Network is unreachable")
+
+    with pytest.raises(FetchError, match="npm registry is reachable"):
+        fetch.fetch_chart_bundle(tmp_path, downloader=offline)
+    assert not (tmp_path / "assets" / "plotly-cartesian-4.1.1.min.js").exists()
+
+
+def test_report_ships_the_cartesian_bundle_only_when_it_draws_every_chart(tmp_path, fake_bundle, monkeypatch):
+    from plotly.offline import get_plotlyjs_version
+
+    from rec_helpers import suite
+    from rec_helpers.constants import PLOTLY_CARTESIAN
+
+    _, _, download, _ = fake_bundle
+    monkeypatch.setattr(fetch, "default_data_dir", lambda: tmp_path / "data")
+    monkeypatch.setitem(PLOTLY_CARTESIAN, "version", get_plotlyjs_version())
+    assert suite.plotly_bundle({"scatter", "bar"})[1] == "plotly.min.js"       # not fetched: the full bundle
+    fetch.fetch_chart_bundle(downloader=download)
+    assert suite.plotly_bundle({"scatter", "bar", "histogram", "pie"})[1] == "plotly-cartesian.min.js"
+    assert suite.plotly_bundle({"scatter", "scattergl"})[1] == "plotly.min.js"  # WebGL: not in the bundle
+    assert suite.plotly_bundle(None)[1] == "plotly.min.js"                     # types unknown
+    urls = suite.bundle_assets(tmp_path / "report", {"bar"})
+    assert urls["plotly"] == "assets/plotly-cartesian.min.js"
+    assert (tmp_path / "report" / "assets" / "plotly-cartesian.min.js").is_file()
+    monkeypatch.setitem(PLOTLY_CARTESIAN, "version", "0.0.1")                 # another plotly.js than the package's
+    assert suite.plotly_bundle({"bar"})[1] == "plotly.min.js"

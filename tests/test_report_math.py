@@ -14,6 +14,7 @@ import plotly.express as px
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from rec_helpers.fetch import chart_bundle_path
 from rec_helpers.suite import MATHJAX_CONFIG, PLOTLY_MIME, bundle_assets, notebook_html
 
 pytestmark = pytest.mark.notebook  # renders pages in a browser: `make test` only, not `make test-fast`
@@ -32,19 +33,22 @@ def _tool():
     return mod
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory) -> Path:
+def _make_page(folder: Path, trace_types: set[str] | None = None) -> Path:
     """An exported page with the report's hardest formulas (primes, a bar, script, blackboard bold) and a chart."""
-    folder = tmp_path_factory.mktemp("report")
     fig = px.line(x=[0, 0.5, 1], y=[0.1, 0.3, 0.2], title="α curve")
     out = new_output("display_data", data={PLOTLY_MIME: fig.to_plotly_json(), "text/plain": ["Figure"]})
     nb = new_notebook(cells=[new_markdown_cell("# Formulas\n\n" + FORMULAS), new_code_cell("fig.show()", outputs=[out])])
     nb_path = folder / "formulas.ipynb"
     nbformat.write(nb, nb_path)
-    html = notebook_html(nb_path, bundle_assets(folder))
+    html = notebook_html(nb_path, bundle_assets(folder, trace_types))
     target = folder / "formulas.html"
     target.write_text(html, encoding="utf-8")
     return target
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    return _make_page(tmp_path_factory.mktemp("report"))
 
 
 def test_page_loads_local_mathjax_with_stix_fonts_and_plotly_once(page):
@@ -72,3 +76,15 @@ def test_formulas_and_chart_render_as_file_and_over_http(page):
     results = _tool().check_pages([page], _tool().find_chromium(), http_too=True)
     assert set(results) == {"formulas.html (file)", "formulas.html (http)"}
     assert results == {k: [] for k in results}, results
+
+
+@pytest.mark.skipif(_tool().find_chromium() is None, reason="needs Chromium (apt-get install chromium)")
+@pytest.mark.skipif(not chart_bundle_path().is_file(), reason="the cartesian bundle is fetched by `rec-suite fetch`")
+def test_chart_renders_with_the_cartesian_bundle(tmp_path_factory):
+    """With every chart a cartesian trace, the page ships the 1.5 MB cartesian bundle, which draws it."""
+    target = _make_page(tmp_path_factory.mktemp("cartesian"), {"scatter"})
+    assert (target.parent / "assets" / "plotly-cartesian.min.js").is_file()
+    assert not (target.parent / "assets" / "plotly.min.js").exists()
+    assert target.read_text().count('src="assets/plotly-cartesian.min.js"') == 1
+    results = _tool().check_pages([target], _tool().find_chromium(), http_too=True)
+    assert results == {k: [] for k in results} and len(results) == 2, results
