@@ -101,7 +101,9 @@ print(f"mean θ = {theta.mean():.3f}")
 # ## 6. The forward pass as code
 #
 # The fitted adapter's own weights, used by hand on five cold_test users. Inside the model the interest vectors
-# are standardised first, $z = (u - m)/c$ (mean row $m$, RMS norm $c$, fitted on warm users); a cold user's
+# are whitened first, $z = (u - m)\,W$: mean row $m$ and ZCA matrix $W = V\,\mathrm{diag}(1/\sqrt{\lambda + \varepsilon\bar\lambda})\,V^\top / c$
+# of their covariance $V \mathrm{diag}(\lambda) V^\top$, shrinkage ε = `whiten` (notebook 04 builds $W$ by hand),
+# fitted on the source interest vectors and warm users' target ones; `whiten=None` gives $W = I/c$. A cold user's
 # $z_t$ is the target prior (or the ridge map of $z_s$ with `fill="mapped"`). Then
 #
 # $$A(z_s) = z_s + W_{\text{up}}\,\mathrm{GELU}(W_{\text{down}} z_s + b_{\text{down}}) + b_{\text{up}}, \qquad
@@ -111,7 +113,7 @@ print(f"mean θ = {theta.mean():.3f}")
 m, T = adapter.module_, adapter.module_.transfer        # the fitted model and its adapter block
 arr = lambda t: t.detach().cpu().numpy()                  # torch tensor -> numpy
 idx = data.cold_test_idx[:5]
-z_s = (data.U_s[idx] - arr(m.norm.mean)) / arr(m.norm.scale)
+z_s = (data.U_s[idx] - arr(m.norm.mean)) @ m.norm.matrix()      # z = (u - m) W
 z_t = (z_s - arr(m.fill.mean_s)) @ arr(m.fill.weight) + arr(m.fill.prior) if adapter.fill == "mapped" else arr(m.fill.prior)
 h = z_s @ arr(T.adapter.down.weight).T + arr(T.adapter.down.bias)
 A = z_s + (0.5 * h * (1 + erf(h / np.sqrt(2)))) @ arr(T.adapter.up.weight).T + arr(T.adapter.up.bias)  # exact GELU

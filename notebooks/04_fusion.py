@@ -31,7 +31,11 @@
 # average of the two. With α = 1 only the source interest counts; with α = 0 only the target side does. For a
 # cold-start user the target side is unknown, so α decides how much to trust the source interest over a safe
 # default: "what target users like on average". The blend is then scored against every target item by the
-# two-tower scorer $s(u, i) = \langle f(u''), g(e_i) \rangle$.
+# two-tower scorer $s(u, i) = \langle f(u'') + W_{\text{id}}\tilde x_s, g(e_i) \rangle + b_i$. The term
+# $W_{\text{id}}\tilde x_s$ is the **ID channel**: one learned vector per source item, summed over the user's
+# L2-normalised source history $\tilde x_s$ (`id_input`, default `"both"`: positives and rated-at-all marks). It
+# carries what item IDs alone say, so the text side only has to add to it; `id_input=None` switches it off, and
+# the random-vector control (notebook 06) shows whether the text adds anything at all.
 
 # %% [markdown]
 # ## 1. Imports
@@ -130,16 +134,32 @@ else:
     print(f"mode={fusion.mode!r}: α is not tuned on a grid (fixed α = {fusion.alpha}, or learned per user below).")
 
 # %% [markdown]
-# **The blend as code.** Inside the model both vectors are standardised first, $z = (u - m)/c$ (mean row $m$,
-# RMS norm $c$, fitted on warm users), and a cold user's $z_t$ is the target prior (or the ridge map of $z_s$).
-# Then $u'' = \alpha z_s + (1 - \alpha) z_t$ with the chosen α: numpy on the fitted model's buffers gives the
-# vectors the scorer receives.
+# **The blend as code.** Inside the model both vectors are whitened first, $z = (u - m)\,W$. BERT vectors are
+# anisotropic (notebook 09: a mean cosine of about 0.4 between random items), so with one global scale a few
+# directions would carry almost all of the signal. ZCA whitening with shrinkage ε (`whiten`, default 0.01) rescales
+# every direction of the covariance $\Sigma = V \mathrm{diag}(\lambda) V^\top$ to about the same size:
+#
+# $$W = V\,\mathrm{diag}\!\left(\frac{1}{\sqrt{\lambda + \varepsilon\bar\lambda}}\right) V^\top \Big/ c,$$
+#
+# with $c$ the RMS norm of the whitened rows, fitted on the source interest vectors and warm users' target ones.
+# A cold user's $z_t$ is the target prior (or the ridge map of $z_s$). Then $u'' = \alpha z_s + (1 - \alpha) z_t$
+# with the chosen α. Below, $W$ by hand from the eigendecomposition, then the blend: numpy on the fitted model's
+# buffers gives the vectors the scorer receives.
 
 # %%
 m = fusion.module_
 arr = lambda t: t.detach().cpu().numpy()                  # torch tensor -> numpy
+if fusion.whiten is not None:
+    rows = np.vstack([data.U_s, data.U_t[data.warm_idx]]).astype(np.float64)
+    xc = rows - rows.mean(0)
+    lam, V = np.linalg.eigh(xc.T @ xc / len(rows))
+    lam = np.maximum(lam, 0)
+    W = (V / np.sqrt(lam + fusion.whiten * lam.mean() + 1e-12)) @ V.T
+    W /= np.sqrt(((xc @ W) ** 2).sum(1).mean())           # c: unit RMS norm after whitening
+    np.testing.assert_allclose(W, m.norm.matrix(), rtol=1e-3, atol=1e-3 * np.abs(W).max())
+    print(f"W by hand = m.norm.matrix(); eigenvalues of Σ span {lam.max() / max(lam.min(), 1e-12):.1e}x")
 idx = data.cold_test_idx[:5]
-z_s = (data.U_s[idx] - arr(m.norm.mean)) / arr(m.norm.scale)
+z_s = (data.U_s[idx] - arr(m.norm.mean)) @ m.norm.matrix()  # z = (u - m) W
 z_t = (z_s - arr(m.fill.mean_s)) @ arr(m.fill.weight) + arr(m.fill.prior) if fusion.fill == "mapped" else arr(m.fill.prior)
 alpha = fusion.alpha_ if fusion.alpha_ is not None else fusion.alpha_values(data, idx)[:, None]  # learned: per user
 u_fused = alpha * z_s + (1 - alpha) * z_t

@@ -93,7 +93,8 @@ def test_overrides_deep_merge(no_profile_env):
     assert cfg["split"]["cold_test_frac"] == 0.5
     assert cfg["split"]["cold_valid_frac"] == 0.1 and cfg["split"]["kind"] == "genre"   # siblings kept
     assert cfg["data"]["sample_users"] == 100 and cfg["data"]["dataset"] == "ml-1m"
-    assert cfg["transfer"]["adapter"] == {"epochs": 3}                  # free-form section
+    default_adapter = load_config()["transfer"]["adapter"]
+    assert cfg["transfer"]["adapter"] == {**default_adapter, "epochs": 3}  # free-form section, defaults kept
     assert cfg["transfer"]["methods"][0] == "pop"
     smoke = load_config(profile="smoke", overrides={"data": {"dataset": "ml-100k-cdr"}})
     assert smoke["data"]["dataset"] == "ml-100k-cdr" and smoke["evaluation"]["n_resamples"] == 200

@@ -80,13 +80,13 @@ def test_nystrom_kernel_map_switches_on_beyond_landmarks(tmp_path):
 def test_vae_sparse_input_path_equals_dense(monkeypatch):
     import torch
 
-    from rec_helpers.transfer import vae as vae_module
+    from rec_helpers.transfer import training
 
     data = make_synthetic_data(seed=6)
     model = make_method("vae", epochs=2, progress=False, source_input="both").fit(data)
     idx = np.arange(len(data.user_ids))
     dense = model.score(data, idx)
-    monkeypatch.setattr(vae_module, "SPARSE_INPUT_WIDTH", 0)
+    monkeypatch.setattr(training, "SPARSE_INPUT_WIDTH", 0)
     assert model._inputs(data, idx[:3])[0].is_sparse
     np.testing.assert_allclose(model.score(data, idx), dense, rtol=1e-4, atol=1e-4)
     model.module_.train()  # dropout on the non-zeros: training-mode forward runs and differs by draw

@@ -275,3 +275,89 @@ def test_reads_text_flags(fitted):
     assert reads == {"zero_shot", "fusion", "adapter", "vae", "score_fusion"}
     assert not build("vae", use_interest=False).reads_text
     assert not make_method("score_fusion", components=["cd_ridge", "kernel_map"]).reads_text
+
+
+# --- whitening and the ID channel of the two-tower methods (issue: make BERT earn its place) ---
+def test_standardize_whitening_is_zca():
+    """whiten=ε: (x − m) W has covariance ≈ I·const along every direction (ε small), W symmetric;
+    whiten=None keeps the old map, one global scale."""
+    import torch
+    from rec_helpers.transfer.layers import Standardize
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 8)) @ np.diag([5.0, 3, 1, 1, 0.5, 0.2, 0.1, 0.05]) + 2.0
+    white = Standardize(8, whiten=0.0).fit(x)
+    z = white(torch.as_tensor(x, dtype=torch.float32)).numpy().astype(np.float64)
+    cov = np.cov(z.T, bias=True)
+    np.testing.assert_allclose(cov, np.eye(8) * cov.trace() / 8, atol=1e-4)
+    np.testing.assert_allclose((z ** 2).sum(1).mean(), 1.0, rtol=1e-4)  # unit RMS norm
+    w = white.matrix()
+    np.testing.assert_allclose(w, w.T, atol=1e-6)                       # ZCA, not PCA
+    np.testing.assert_allclose(z, (x - x.mean(0)) @ w, rtol=1e-4, atol=1e-5)
+    plain = Standardize(8).fit(x)
+    np.testing.assert_allclose(plain.matrix(), np.eye(8) / float(plain.scale), rtol=1e-6)
+    shrunk = Standardize(8, whiten=1.0).fit(x)
+    zs = shrunk(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    ev = np.linalg.eigvalsh(np.cov(zs.T))
+    assert ev.max() / ev.min() > 2  # shrinkage keeps part of the original spread
+
+
+def test_id_channel_learns_and_can_be_switched_off(data):
+    """id_input: a (out_dim × width) weight, zero at the start, trained; None: no such weight.
+    The ID term enters every score: zeroing it changes the scores."""
+    import torch
+    on = build("fusion", seed=3).fit(data)
+    off = build("fusion", seed=3, id_input=None).fit(data)
+    width = data.source_matrix("both", data.warm_idx[:1]).shape[1]
+    assert on.module_.id_weight.shape == (on.out_dim, width)
+    assert float(on.module_.id_weight.detach().abs().sum()) > 0           # it learned something
+    assert off.module_.id_weight is None and off.meta_["id_width"] == 0
+    idx = data.cold_test_idx
+    before = on.score(data, idx)
+    with torch.no_grad():
+        keep = on.module_.id_weight.clone()
+        on.module_.id_weight.zero_()
+    try:
+        assert not np.allclose(before, on.score(data, idx))
+    finally:
+        with torch.no_grad():
+            on.module_.id_weight.copy_(keep)
+    np.testing.assert_array_equal(before, on.score(data, idx))
+    positives = build("adapter", seed=3, id_input="positives").fit(data)
+    assert positives.module_.id_weight.shape[1] == data.n_source
+
+
+def test_id_channel_reads_only_the_source_side(data):
+    """Cold users' scores depend on their source rows, never on their hidden target rows."""
+    import scipy.sparse as sp
+    model = build("fusion", seed=4).fit(data)
+    idx = data.cold_test_idx
+    x = model._id_rows(data, idx)
+    dense = x.to_dense().numpy() if x.is_sparse else x.numpy()
+    src = data.source_matrix("both", idx).toarray()
+    expected = src / np.maximum(np.linalg.norm(src, axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(dense, expected, rtol=1e-6, atol=1e-7)
+    assert sp.issparse(data.source_matrix("both", idx))
+
+
+def test_new_item_scores_include_the_id_channel(data):
+    """score_items on the catalogue's own vectors = score without the free item embeddings."""
+    import torch
+    model = build("fusion", seed=5).fit(data)
+    idx = data.cold_test_idx
+    emb = model.module_.scorer.item_emb
+    with torch.no_grad():
+        keep = emb.clone()
+        emb.zero_()
+        bias = model.module_.scorer.item_bias
+        keep_b = bias.clone()
+        bias.fill_(float(bias.mean()))
+    try:
+        model._item_cache = None
+        full = model.score(data, idx)
+    finally:
+        with torch.no_grad():
+            emb.copy_(keep)
+            bias.copy_(keep_b)
+    new = model.score_items(data, idx, data.E_target)
+    np.testing.assert_allclose(new, full, rtol=1e-4, atol=1e-4)

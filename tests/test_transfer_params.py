@@ -34,6 +34,8 @@ from rec_helpers.transfer import METHODS, make_method, make_synthetic_data
     ("score_fusion", {"component_params": {"adapter": {}}}, "not in components"),
     ("score_fusion", {"component_params": {"vae": {"latent_dim": 0}}}, "latent_dim"),
     ("score_fusion", {"alpha_grid": [0.5, 1.5]}, "alpha_grid"),
+    ("fusion", {"id_input": "ids"}, "id_input"),
+    ("adapter", {"whiten": -0.5}, "whiten"),
 ])
 def test_bad_params(name, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -117,7 +117,9 @@ class Fusion(InterestMethod):
     def alpha_(self) -> float | None:
         """The α used at scoring time (fixed/tuned modes); None for "learned" (see alpha_values)."""
         self._check_fitted()
-        return None if self.mode == "learned" else float(self.module_.transfer.alpha)
+        if self.mode == "learned":
+            return None
+        return float(self.meta_.get("alpha", float(self.module_.transfer.alpha)))  # the grid value, not its float32
 
     @torch.no_grad()
     def alpha_values(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:

@@ -24,6 +24,9 @@ from .data import TransferData
 LossFn = Callable[[np.ndarray, int], torch.Tensor]  # (batch user indices, global step) -> loss
 DEVICES = ("auto", "cpu", "cuda")
 SCORE_BATCH = 2048  # users per forward pass when scoring
+# Source rows wider than this are fed as sparse tensors (same model, cost ∝ non-zeros); ML-1M's
+# 1,822 columns stay dense, so its numbers do not move.
+SPARSE_INPUT_WIDTH = 16_384
 
 
 @contextlib.contextmanager
@@ -79,6 +82,16 @@ def softmax_sample(x: sp.csr_matrix, n_items: int, size: int | None) -> np.ndarr
         return None
     draws = torch.randint(n_items, (int(size),)).numpy()
     return np.union1d(np.unique(x.indices), draws)
+
+
+def rows_tensor(x: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+    """A batch of sparse rows (float32) as a dense tensor, or as a sparse COO tensor when wider than
+    :data:`SPARSE_INPUT_WIDTH` columns (a wide source catalogue: cost ∝ non-zeros)."""
+    if x.shape[1] > SPARSE_INPUT_WIDTH:
+        coo = x.tocoo()
+        return torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data.astype(np.float32), coo.shape,
+                                       device=device, check_invariants=False)
+    return torch.as_tensor(x.toarray(), dtype=torch.float32, device=device)
 
 
 def train_loop(

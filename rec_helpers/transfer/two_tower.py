@@ -1,9 +1,12 @@
 """The two-tower scorer and the base class of the methods that score through it.
 
-Scorer: s(u, i) = ⟨f(u), g(e_i)⟩ + b_i with f(u) = W u + MLP(u) (user tower),
-g(e_i) = W' ê_i + MLP'(ê_i) + v_i (item tower on the standardised BERT vector plus a free
-item embedding v_i) and an item bias b_i initialised at log-popularity. Trained with full
-softmax cross-entropy over the target catalogue (or BCE with sampled negatives).
+Scorer: s(u, i) = ⟨f(u) + W_id x̃_s, g(e_i)⟩ + b_i with f(u) = W u + MLP(u) (user tower on the
+interest vector), g(e_i) = W' ê_i + MLP'(ê_i) + v_i (item tower on the standardised BERT vector
+plus a free item embedding v_i) and an item bias b_i initialised at log-popularity. W_id x̃_s is
+the **ID channel** (``id_input``): a learned embedding per source item, summed over the user's
+L2-normalised source row x̃_s (its positives and its rated-at-all marks), so the text towers only
+have to add what the item IDs do not already say. Trained with full softmax cross-entropy over
+the target catalogue (or BCE with sampled negatives).
 
 ``InterestMethod`` (fusion, adapter) turns (u_s, u_t) into one interest vector u' with a
 subclass-specific transfer module, then scores u' with the two-tower scorer.
@@ -15,15 +18,16 @@ import dataclasses
 from typing import Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 from ..constants import DEFAULT_SEED
 from .base import check_choice, check_range, item_matrix, unseen_item_bias
-from .data import TransferData
+from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
-    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, sampled_bce, softmax_sample,
+    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, sampled_bce, softmax_sample,
 )
 
 LOSSES = ("softmax", "bce")
@@ -35,10 +39,10 @@ class TwoTowerScorer(nn.Module):
     """s(u, i) = ⟨f(u), g(e_i)⟩ + b_i over the whole item catalogue at once."""
 
     def __init__(self, dim: int, n_items: int, hidden: int = 256, out_dim: int = 64,
-                 item_embedding: bool = True, dropout: float = 0.0) -> None:
+                 item_embedding: bool = True, dropout: float = 0.0, whiten: float | None = None) -> None:
         super().__init__()
         self.user_tower = Tower(dim, hidden, out_dim, dropout)
-        self.item_norm = Standardize(dim)
+        self.item_norm = Standardize(dim, whiten)
         self.item_tower = Tower(dim, hidden, out_dim)
         self.item_emb = nn.Parameter(torch.zeros(n_items, out_dim)) if item_embedding else None
         self.item_bias = nn.Parameter(torch.zeros(n_items))
@@ -52,11 +56,13 @@ class TwoTowerScorer(nn.Module):
         return g + (self.item_emb if subset is None else self.item_emb[subset])
 
     def forward(self, u: torch.Tensor, items: torch.Tensor, factors: torch.Tensor | None = None,
-                subset: np.ndarray | None = None) -> torch.Tensor:
+                subset: np.ndarray | None = None, user_id: torch.Tensor | None = None) -> torch.Tensor:
         """Scores (n_users × n_items); precomputed ``factors`` = g(E) skip the item tower;
-        ``subset``: score only those catalogue items (sampled softmax; ``items`` holds their vectors)."""
+        ``subset``: score only those catalogue items (sampled softmax; ``items`` holds their vectors);
+        ``user_id``: the ID channel's term (n_users × out_dim), added to f(u)."""
         g = self.item_factors(items, subset) if factors is None else factors
-        return self.user_tower(u) @ g.T + (self.item_bias if subset is None else self.item_bias[subset])
+        f = self.user_tower(u) if user_id is None else self.user_tower(u) + user_id
+        return f @ g.T + (self.item_bias if subset is None else self.item_bias[subset])
 
 
 class ColdFill(nn.Module):
@@ -77,17 +83,20 @@ class ColdFill(nn.Module):
 
 
 class InterestModel(nn.Module):
-    """norm → fill missing u_t → transfer(u_s, u_t, features) → two-tower scorer."""
+    """norm → fill missing u_t → transfer(u_s, u_t, features) → two-tower scorer (+ the ID channel)."""
 
     def __init__(self, dim: int, n_items: int, transfer: nn.Module, fill: str, hidden: int,
-                 out_dim: int, item_embedding: bool, dropout: float) -> None:
+                 out_dim: int, item_embedding: bool, dropout: float, whiten: float | None = None,
+                 id_width: int = 0) -> None:
         super().__init__()
-        self.norm = Standardize(dim)
+        self.norm = Standardize(dim, whiten)
         self.fill = ColdFill(dim, fill)
         self.transfer = transfer
-        self.scorer = TwoTowerScorer(dim, n_items, hidden, out_dim, item_embedding, dropout)
+        self.scorer = TwoTowerScorer(dim, n_items, hidden, out_dim, item_embedding, dropout, whiten)
         self.register_buffer("feat_mean", torch.zeros(N_FEATURES))
         self.register_buffer("feat_std", torch.ones(N_FEATURES))
+        # the ID channel W_id (one out_dim embedding per source column), zero at the start
+        self.id_weight = nn.Parameter(torch.zeros(out_dim, id_width)) if id_width else None
 
     def interest(self, u_s: torch.Tensor, u_t: torch.Tensor, counts: torch.Tensor,
                  present: torch.Tensor) -> torch.Tensor:
@@ -101,8 +110,20 @@ class InterestModel(nn.Module):
         counts = torch.stack([counts[:, 0], counts[:, 1] * present], dim=1)
         return (torch.log1p(counts) - self.feat_mean) / self.feat_std
 
-    def forward(self, u_s, u_t, counts, present, items, factors=None, subset=None) -> torch.Tensor:
-        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors, subset)
+    def id_term(self, x_id: torch.Tensor | None) -> torch.Tensor | None:
+        """W_id x̃_s for a batch of normalised source rows (dense or sparse); None without the ID channel."""
+        if self.id_weight is None or x_id is None:
+            return None
+        return torch.sparse.mm(x_id, self.id_weight.T) if x_id.is_sparse else x_id @ self.id_weight.T
+
+    def user_factors(self, u_s, u_t, counts, present, x_id=None) -> torch.Tensor:
+        """f(u') + W_id x̃_s: what meets the item factors g(e_i) in the score."""
+        f = self.scorer.user_tower(self.interest(u_s, u_t, counts, present))
+        extra = self.id_term(x_id)
+        return f if extra is None else f + extra
+
+    def forward(self, u_s, u_t, counts, present, items, factors=None, subset=None, x_id=None) -> torch.Tensor:
+        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors, subset, self.id_term(x_id))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +148,8 @@ class InterestTraining:
     device: str = "auto"
     progress: bool = True
     softmax_items: int | None = None  # sampled softmax over this many uniform items + positives (None: all)
+    id_input: str | None = "both"  # the ID channel's source rows (data.SOURCE_INPUTS); None: no ID channel
+    whiten: float | None = 0.01    # ZCA shrinkage of the interest and item vectors (layers.Standardize); None: off
 
 
 class InterestMethod(TorchMethod):
@@ -155,6 +178,11 @@ class InterestMethod(TorchMethod):
         check_choice("fill", t.fill, FILLS)
         check_range("map_l2", t.map_l2, 0)
         check_range("warm_input_rate", t.warm_input_rate, 0, 1)
+        if t.id_input is not None:
+            check_choice("id_input", t.id_input, SOURCE_INPUTS)
+        if t.whiten is not None:
+            check_range("whiten", t.whiten, 0)
+        self.id_input, self.whiten = t.id_input, None if t.whiten is None else float(t.whiten)
         self.hidden, self.out_dim = int(t.hidden), int(t.out_dim)
         self.item_embedding = bool(t.item_embedding)
         self.dropout, self.loss, self.n_negatives = float(t.dropout), t.loss, int(t.n_negatives)
@@ -168,12 +196,21 @@ class InterestMethod(TorchMethod):
 
     # TorchMethod hooks ----------------------------------------------------------------
     def _prepare(self, data: TransferData) -> None:
-        self.meta_ = {"n_target": data.n_target, "dim": data.dim}
+        width = 0 if self.id_input is None else data.source_matrix(self.id_input, data.warm_idx[:1]).shape[1]
+        self.meta_ = {"n_target": data.n_target, "dim": data.dim, "id_width": int(width)}
 
     def _build(self) -> nn.Module:
         return InterestModel(self.meta_["dim"], self.meta_["n_target"], self._transfer_module(),
                              self.fill, self.hidden, self.out_dim, self.item_embedding,
-                             self.dropout)
+                             self.dropout, self.whiten, int(self.meta_.get("id_width", 0)))
+
+    def _id_rows(self, data: TransferData, idx: np.ndarray) -> torch.Tensor | None:
+        """The ID channel's input x̃_s for users ``idx``: their L2-normalised source rows (None when off)."""
+        if self.id_input is None:
+            return None
+        x = data.source_matrix(self.id_input, np.asarray(idx, dtype=np.int64)).astype(np.float32)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        return rows_tensor(sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x), self.torch_device)
 
     @torch.no_grad()
     def _initialise(self, data: TransferData) -> None:
@@ -214,10 +251,11 @@ class InterestMethod(TorchMethod):
             present = torch.rand(len(batch), device=u_s.device) < self.warm_input_rate
             x = data.X_target_train[batch]
             subset = softmax_sample(x, data.n_target, self.softmax_items)
+            x_id = self._id_rows(data, batch)
             if subset is None:
-                logits = model(u_s, u_t, counts, present, items)
+                logits = model(u_s, u_t, counts, present, items, x_id=x_id)
             else:
-                logits = model(u_s, u_t, counts, present, items[subset], subset=subset)
+                logits = model(u_s, u_t, counts, present, items[subset], subset=subset, x_id=x_id)
                 x = x[:, subset]
             x = self._tensor(x.toarray())
             if self.loss == "softmax":
@@ -227,7 +265,8 @@ class InterestMethod(TorchMethod):
         return loss_fn
 
     def _forward_scores(self, data: TransferData, idx: np.ndarray) -> torch.Tensor:
-        return self.module_(*self._batch(data, idx), self._tensor(data.E_target), self._item_cache)
+        return self.module_(*self._batch(data, idx), self._tensor(data.E_target), self._item_cache,
+                            x_id=self._id_rows(data, idx))
 
     @contextlib.contextmanager
     def _cached_items(self, data: TransferData) -> Iterator[None]:
@@ -274,7 +313,7 @@ class InterestMethod(TorchMethod):
     @torch.no_grad()
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
                     bias: str | float = "mean") -> np.ndarray:
-        """⟨f(u'), g_text(v)⟩ + b_new for items known only by their BERT vectors v.
+        """⟨f(u') + W_id x̃_s, g_text(v)⟩ + b_new for items known only by their BERT vectors v.
 
         g_text(v) = item tower on the standardised vector, without the free item embedding
         (an unseen item has none: it is 0, its initial value); b_new = ``bias`` rule over the
@@ -289,6 +328,7 @@ class InterestMethod(TorchMethod):
         g = scorer.item_tower(scorer.item_norm(self._tensor(v)))
         b = unseen_item_bias(scorer.item_bias.detach().cpu().numpy(), bias)
         idx = np.asarray(user_idx, dtype=np.int64)
-        out = [(scorer.user_tower(model.interest(*self._batch(data, idx[lo:lo + SCORE_BATCH])))
-                @ g.T + b).float().cpu().numpy() for lo in range(0, len(idx), SCORE_BATCH)]
+        parts = [idx[lo:lo + SCORE_BATCH] for lo in range(0, len(idx), SCORE_BATCH)]
+        out = [(model.user_factors(*self._batch(data, p), self._id_rows(data, p)) @ g.T + b).float().cpu().numpy()
+               for p in parts]
         return np.concatenate(out) if out else np.zeros((0, len(v)), np.float32)

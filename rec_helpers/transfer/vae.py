@@ -23,12 +23,7 @@ from ..constants import DEFAULT_SEED
 from .base import check_choice, check_range, item_matrix, unseen_item_bias
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
-from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, softmax_sample
-
-
-# Source inputs wider than this are fed as sparse tensors (same model, cost ∝ non-zeros); ML-1M's
-# 1,822 columns stay dense, so its numbers do not move.
-SPARSE_INPUT_WIDTH = 16_384
+from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, softmax_sample
 
 
 class MultVAE(nn.Module):
@@ -154,13 +149,8 @@ class VAE(TorchMethod):
             self.module_.item_norm.fit(data.E_target)
 
     def _inputs(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        x = data.source_matrix(self.source_input, idx)
-        if x.shape[1] > SPARSE_INPUT_WIDTH:  # wide source catalogue: a sparse tensor, cost ∝ non-zeros
-            coo = x.tocoo()
-            sparse = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data.astype(np.float32),
-                                             coo.shape, device=self.torch_device, check_invariants=False)
-            return sparse, self._tensor(data.U_s[idx])
-        return self._tensor(x.toarray()), self._tensor(data.U_s[idx])
+        x = data.source_matrix(self.source_input, idx).astype(np.float32)
+        return rows_tensor(x, self.torch_device), self._tensor(data.U_s[idx])
 
     def _loss_fn(self, data: TransferData) -> LossFn:
         items = self._tensor(data.E_target)
