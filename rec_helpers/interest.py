@@ -97,8 +97,11 @@ def recency_decay(
     return 0.5 ** (age_days / half_life_days)
 
 
-def l2_normalise(matrix: np.ndarray) -> np.ndarray:
-    """Divide each row by its L2 norm; all-zero rows stay zero."""
+def l2_normalise(matrix: np.ndarray | sp.spmatrix) -> np.ndarray | sp.csr_matrix:
+    """Divide each row by its L2 norm; all-zero rows stay zero (dense, or scipy sparse -> CSR)."""
+    if sp.issparse(matrix):
+        n = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        return sp.csr_matrix(sp.diags(np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)) @ matrix)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 

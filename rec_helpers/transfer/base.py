@@ -50,6 +50,16 @@ def check_range(name: str, value: float, lo: float | None = None, hi: float | No
             f"{name}={value!r} is outside {bracket}{lo_s}, {hi_s}]; pick a value in that range.")
 
 
+def check_grid(name: str, grid: Sequence[float], lo: float = 0.0, hi: float | None = None) -> tuple[float, ...]:
+    """A non-empty grid of floats in [lo, hi], as a tuple; else a :class:`ConfigError`."""
+    values = tuple(float(v) for v in grid)
+    if not values:
+        raise ConfigError(f"{name} is empty; pass values in [{lo}, {'inf' if hi is None else hi}], e.g. (0, 0.5, 1).")
+    for v in values:
+        check_range(f"{name} value", v, lo, hi)
+    return values
+
+
 # Early stopping and tuning score at most this many cold_valid users (a fixed seeded sample, the
 # same in every call); smaller cold_valid sets (ML-1M has about 400) are used whole.
 VALID_MAX_USERS = 3000

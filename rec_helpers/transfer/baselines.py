@@ -13,7 +13,7 @@ from scipy.sparse.linalg import svds
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
 from ..interest import l2_normalise
-from .base import TransferMethod, check_choice, check_range, scan_grid, valid_ndcg
+from .base import TransferMethod, check_choice, check_grid, check_range, scan_grid, valid_ndcg
 from .data import SOURCE_INPUTS, TransferData
 from .layers import ridge_map
 from .ranking import user_chunks
@@ -25,15 +25,6 @@ RIDGE_SOLVERS = ("auto", "exact", "low_rank")
 EXACT_MAX_SOURCE_COLUMNS = 4_096
 EXACT_MAX_MAP_CELLS = 50_000_000  # n_s × n_t entries of B (400 MB in float64)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
-
-
-def _check_grid(name: str, grid: Sequence[float]) -> tuple[float, ...]:
-    values = tuple(float(v) for v in grid)
-    if not values:
-        raise ConfigError(f"{name} is empty; pass at least one value ≥ 0.")
-    for v in values:
-        check_range(f"{name} value", v, 0)
-    return values
 
 
 class ArrayMethod(TransferMethod):
@@ -140,7 +131,7 @@ class CDRidge(ArrayMethod):
                  source_input: str = "positives", solver: str = "auto", rank: int = 512,
                  seed: int = DEFAULT_SEED) -> None:
         super().__init__()
-        self.l2_grid = _check_grid("l2_grid", l2_grid)
+        self.l2_grid = check_grid("l2_grid", l2_grid)
         if min(self.l2_grid) <= 0:
             raise ConfigError("l2_grid values must be > 0 (λ = 0 makes XsᵀXs singular).")
         check_choice("source_input", source_input, SOURCE_INPUTS)
@@ -228,7 +219,7 @@ class KernelMap(ArrayMethod):
         super().__init__()
         check_range("power", power, 1)
         self.power = int(power)
-        self.l2_grid = _check_grid("l2_grid", l2_grid)
+        self.l2_grid = check_grid("l2_grid", l2_grid)
         if min(self.l2_grid) <= 0:
             raise ConfigError("l2_grid values must be > 0 (λ = 0 makes K_WW singular).")
         check_choice("source_input", source_input, SOURCE_INPUTS)
@@ -238,9 +229,7 @@ class KernelMap(ArrayMethod):
         self.landmarks, self.seed = int(landmarks), int(seed)
 
     def _rows(self, data: TransferData, idx) -> sp.csr_matrix:
-        x = data.source_matrix(self.source_input, idx).astype(np.float64)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x)
+        return l2_normalise(data.source_matrix(self.source_input, idx).astype(np.float64))
 
     def _kernel(self, data: TransferData, idx) -> np.ndarray:
         a = self.arrays_
@@ -315,7 +304,7 @@ class EMCDR(ArrayMethod):
                  seed: int = DEFAULT_SEED) -> None:
         super().__init__()
         check_range("rank", rank, 0, lo_open=True)
-        self.rank, self.map_l2_grid = int(rank), _check_grid("map_l2_grid", map_l2_grid)
+        self.rank, self.map_l2_grid = int(rank), check_grid("map_l2_grid", map_l2_grid)
         self.seed = int(seed)
 
     def fit(self, data: TransferData) -> "EMCDR":

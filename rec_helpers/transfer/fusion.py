@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .base import check_choice, check_range, scan_grid
+from .base import check_choice, check_grid, check_range, scan_grid
 from .data import TransferData
 from .two_tower import N_FEATURES, InterestMethod
 
@@ -74,12 +74,7 @@ class Fusion(InterestMethod):
         check_choice("alpha_scan", alpha_scan, ("epoch", "end"))
         self.alpha_scan = alpha_scan
         check_range("alpha", alpha, 0, 1)
-        grid = [float(a) for a in alpha_grid]
-        if not grid:
-            raise ConfigError("alpha_grid is empty; pass values in [0, 1], e.g. (0, 0.5, 1).")
-        for a in grid:
-            check_range("alpha_grid value", a, 0, 1)
-        self.mode, self.alpha, self.alpha_grid = mode, float(alpha), tuple(grid)
+        self.mode, self.alpha, self.alpha_grid = mode, float(alpha), check_grid("alpha_grid", alpha_grid, 0, 1)
 
     def _transfer_module(self) -> nn.Module:
         alpha = self.meta_.get("alpha", self.alpha)

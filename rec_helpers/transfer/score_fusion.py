@@ -24,7 +24,7 @@ import torch
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
 from ..runfolder import to_jsonable
-from .base import TransferMethod, check_range, scan_grid, valid_ndcg
+from .base import TransferMethod, check_grid, scan_grid, valid_ndcg
 from .data import TransferData
 from .fusion import DEFAULT_ALPHA_GRID
 
@@ -63,13 +63,8 @@ class ScoreFusion(TransferMethod):
         extra = sorted(set(params) - set(comps))
         if extra:
             raise ConfigError(f"component_params has {extra}, which are not in components {comps}.")
-        grid = [float(a) for a in alpha_grid]
-        if not grid:
-            raise ConfigError("alpha_grid is empty; pass values in [0, 1], e.g. (0, 0.5, 1).")
-        for a in grid:
-            check_range("alpha_grid value", a, 0, 1)
         self.components, self.component_params = tuple(comps), params
-        self.alpha_grid, self.seed, self.device = tuple(grid), int(seed), device
+        self.alpha_grid, self.seed, self.device = check_grid("alpha_grid", alpha_grid, 0, 1), int(seed), device
         self.progress = bool(progress)
         self.models_: list[TransferMethod] = []
         self._scan_cache: dict | None = None

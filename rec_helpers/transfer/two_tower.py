@@ -18,11 +18,11 @@ import dataclasses
 from typing import Iterator
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
 from ..constants import DEFAULT_SEED
+from ..interest import l2_normalise
 from .base import check_choice, check_range, item_matrix, unseen_item_bias
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
@@ -209,8 +209,7 @@ class InterestMethod(TorchMethod):
         if self.id_input is None:
             return None
         x = data.source_matrix(self.id_input, np.asarray(idx, dtype=np.int64)).astype(np.float32)
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        return rows_tensor(sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x), self.torch_device)
+        return rows_tensor(l2_normalise(x), self.torch_device)
 
     @torch.no_grad()
     def _initialise(self, data: TransferData) -> None:
