@@ -176,6 +176,8 @@ CASES = [
      ConfigError, [r"evaluation\.reference 'cd_ridge' is not one of transfer\.methods \['pop', 'vae'\]", r"or null"]),
     ("new-item-frac-1", lambda t: cfg(evaluation={"new_item_frac": 1.0}),
      ConfigError, [r"evaluation\.new_item_frac must be a number in \[0, 1\)", r"0 turns the new-item scenario off"]),
+    ("new-item-bias", lambda t: cfg(evaluation={"new_item_bias": "max"}),
+     ConfigError, [r"evaluation\.new_item_bias must be mean, calibrated or a quantile in \[0, 1\]", r"'max'"]),
     ("ks-not-a-list", lambda t: cfg(evaluation={"ks": 10}),
      ConfigError, [r"evaluation\.ks must be positive integers, got 10"]),
     ("threshold-above-scale", lambda t: cfg(data={"positive_threshold": 6}),
