@@ -60,7 +60,7 @@ from .errors import ConfigError, DataValidationError
 from .interest import l2_normalise
 from .metrics import check_k, ndcg_at_k, recall_at_k
 from .runfolder import LAYOUT
-from .transfer.base import TransferMethod, unseen_item_bias
+from .transfer.base import TransferMethod, scan_grid, unseen_item_bias
 from .transfer.data import TransferData
 from .transfer.ranking import mask_seen, top_k
 
@@ -220,8 +220,6 @@ def calibrate_new_item_bias(model: TransferMethod, before: TransferData, frac: f
     although the model orders new items well among themselves (``shelf_recall``).
     Returns (rule, {str(rule): cold_valid recall@k}); ("mean", {}) for a method that ignores it.
     """
-    from .transfer.base import scan_grid
-
     if not model.can_score_items:
         return "mean", {}
     idx = before.cold_valid_idx
@@ -363,9 +361,10 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         unseen_item_bias(np.zeros(1), bias)  # a bad bias rule fails here, before any fit
     label = {"mean": "mean item bias", CALIBRATED: "item bias chosen on cold_valid (pseudo-new items)"}
     bias_label = label.get(bias) if isinstance(bias, str) else f"{float(bias):g}-quantile item bias"
-    rules, calibration = {}, {}
-    pseudo_frac = min(0.5, len(new_ids) / max(1, len(eligible_items(data))))  # as many pseudo-new items as new ones
     new_ids = list(new_ids)
+    rules, calibration = {}, {}
+    if bias == CALIBRATED:  # as many pseudo-new items as there are new ones
+        pseudo_frac = min(0.5, len(new_ids) / max(1, len(eligible_items(data))))
     new_mask = _new_mask(data, new_ids)
     before = without_items(data, new_ids, U_t)
     cold = data.user_ids[data.cold_test_idx]
@@ -415,7 +414,8 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "can_score_new_items": can_score,
         "scoring": {n: (SCORING.get(n, SCORING["text"]).replace("mean item bias", bias_label) if can_score[n]
                         else SCORING["id_only"]) for n in names},
-        "new_item_bias": bias, "new_item_bias_rules": rules, "bias_calibration": calibration, "seconds": seconds, "n_resamples": int(n_resamples), "seed": int(seed),
+        "new_item_bias": bias, "new_item_bias_rules": rules, "bias_calibration": calibration,
+        "seconds": seconds, "n_resamples": int(n_resamples), "seed": int(seed),
         "fitted": {n: models[n].get_params() for n in names},
     }
     return frame, scenario_figure(frame, info), info

@@ -45,8 +45,7 @@ class Standardize(nn.Module):
 
     def matrix(self) -> np.ndarray:
         """W of y = (x − m) W as a numpy array (dim × dim), for checking by hand."""
-        eye = np.eye(len(self.mean), dtype=np.float32)
-        w = self.white.cpu().numpy() if self.whiten is not None else eye
+        w = self.white.cpu().numpy() if self.whiten is not None else np.eye(len(self.mean), dtype=np.float32)
         return w / float(self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
