@@ -111,7 +111,8 @@ def test_sampled_softmax_trains_on_a_subset(name):
 
 
 def test_top_k_equals_a_stable_full_sort():
-    """top_k (torch.topk threshold + candidate sort) == a stable argsort of −scores: ties, −inf, float32."""
+    """top_k (torch.topk k+1 fast path, exact candidate sort where the k-th value is tied) == a stable
+    argsort of −scores: ties (the tied path), distinct normal scores (the fast path), −inf, float32."""
     rng = np.random.default_rng(0)
     for trial in range(200):
         n_rows, n = int(rng.integers(1, 30)), int(rng.integers(1, 300))

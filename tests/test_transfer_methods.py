@@ -361,3 +361,40 @@ def test_new_item_scores_include_the_id_channel(data):
             bias.copy_(keep_b)
     new = model.score_items(data, idx, data.E_target)
     np.testing.assert_allclose(new, full, rtol=1e-4, atol=1e-4)
+
+
+def test_vae_dropout_on_non_zeros_is_inverted_dropout():
+    """dropout_nonzeros: zeros stay zero, kept entries are scaled by 1/(1−p), about 1−p of the
+    non-zeros survive, seeded draws repeat, eval mode and p = 0 are the identity, p = 1 drops all."""
+    import torch
+
+    from rec_helpers.transfer.vae import dropout_nonzeros
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(200, 300, generator=g) < 0.05).float() * torch.rand(200, 300, generator=g)
+    torch.manual_seed(3)
+    out = dropout_nonzeros(x, 0.5)
+    torch.manual_seed(3)
+    assert torch.equal(out, dropout_nonzeros(x, 0.5))
+    nz = x != 0
+    assert torch.all(out[~nz] == 0)
+    kept = out[nz] != 0
+    assert torch.allclose(out[nz][kept], 2.0 * x[nz][kept])
+    assert abs(kept.float().mean().item() - 0.5) < 0.05
+    assert dropout_nonzeros(x, 0.5, training=False) is x and dropout_nonzeros(x, 0.0) is x
+    assert torch.all(dropout_nonzeros(x, 1.0) == 0)
+
+
+def test_cached_user_parts_give_the_uncached_scores(data, fitted):
+    """Scores inside _cached_items (g(E) and each user's inputs kept for fusion's α scan) equal the
+    plain forward pass bit for bit, for every α, and the caches are gone afterwards."""
+    model = fitted["fusion"]
+    idx = data.cold_valid_idx
+    plain = {a: model.score_at(data, idx, a) for a in (0.0, 0.4, 1.0)}
+    with model._cached_items(data):
+        for a, expected in plain.items():
+            model.module_.transfer.alpha.fill_(a)
+            np.testing.assert_array_equal(model.score(data, idx), expected)
+        assert len(model._user_cache) == 1
+    model.module_.transfer.alpha.fill_(model.alpha_)
+    assert model._item_cache is None and model._user_cache is None

@@ -35,14 +35,29 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(int(k), n)
     if k == 0 or len(scores) == 0:
         return np.zeros((len(scores), k), dtype=np.int64)
-    # the k-th best value of each row (torch.topk: linear time, multi-threaded); only items scoring
-    # ≥ it can make the list, so sort just those by (row, score descending, item index)
-    kth = torch.topk(torch.from_numpy(np.ascontiguousarray(scores)), k, dim=1).values[:, -1].numpy()
-    rows, cols = np.nonzero(scores >= kth[:, None])
-    order = np.lexsort((cols, -scores[rows, cols], rows))
-    rows, cols = rows[order], cols[order].astype(np.int64)
-    first = np.searchsorted(rows, np.arange(len(scores)))  # every row has ≥ k candidates
-    return cols[first[:, None] + np.arange(k)]
+    # torch.topk (linear time, multi-threaded) finds the k + 1 best values of each row. Where the
+    # (k+1)-th is strictly below the k-th, the top-k set is unambiguous and only its order needs the
+    # tie rule; the other rows (an item tied with the k-th just outside the set) go through the exact
+    # path: every item scoring ≥ the k-th best, sorted by (score descending, item index).
+    t = torch.from_numpy(np.ascontiguousarray(scores))
+    vals, idx = torch.topk(t, min(k + 1, n), dim=1)
+    vals, idx = vals.numpy(), idx.numpy().astype(np.int64)
+    out = np.empty((len(scores), k), dtype=np.int64)
+    clear = np.ones(len(scores), dtype=bool) if k == n else vals[:, k] < vals[:, k - 1]
+    if clear.any():
+        v, i = vals[clear, :k], idx[clear, :k]
+        order = np.lexsort((i, -v))  # per row (2-D keys sort along the last axis)
+        out[clear] = np.take_along_axis(i, order, axis=1)
+    rest = np.flatnonzero(~clear)
+    if len(rest):
+        sub = scores[rest]
+        kth = vals[rest, k - 1]
+        rows, cols = np.nonzero(sub >= kth[:, None])
+        order = np.lexsort((cols, -sub[rows, cols], rows))
+        rows, cols = rows[order], cols[order].astype(np.int64)
+        first = np.searchsorted(rows, np.arange(len(rest)))  # every row has ≥ k candidates
+        out[rest] = cols[first[:, None] + np.arange(k)]
+    return out
 
 
 def ndcg_per_user(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> np.ndarray:

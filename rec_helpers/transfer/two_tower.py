@@ -47,20 +47,23 @@ class TwoTowerScorer(nn.Module):
         self.item_emb = nn.Parameter(torch.zeros(n_items, out_dim)) if item_embedding else None
         self.item_bias = nn.Parameter(torch.zeros(n_items))
 
-    def item_factors(self, items: torch.Tensor, subset: np.ndarray | None = None) -> torch.Tensor:
+    def item_factors(self, items: torch.Tensor, subset: np.ndarray | None = None,
+                     normed: bool = False) -> torch.Tensor:
         """g(e_i) for every catalogue item (n_items × out_dim), or for the items ``subset`` indexes
-        (``items`` then holds only their vectors)."""
-        g = self.item_tower(self.item_norm(items))
+        (``items`` then holds only their vectors); ``normed``: ``items`` are already standardised."""
+        g = self.item_tower(items if normed else self.item_norm(items))
         if self.item_emb is None:
             return g
         return g + (self.item_emb if subset is None else self.item_emb[subset])
 
     def forward(self, u: torch.Tensor, items: torch.Tensor, factors: torch.Tensor | None = None,
-                subset: np.ndarray | None = None, user_id: torch.Tensor | None = None) -> torch.Tensor:
+                subset: np.ndarray | None = None, user_id: torch.Tensor | None = None,
+                normed: bool = False) -> torch.Tensor:
         """Scores (n_users × n_items); precomputed ``factors`` = g(E) skip the item tower;
         ``subset``: score only those catalogue items (sampled softmax; ``items`` holds their vectors);
-        ``user_id``: the ID channel's term (n_users × out_dim), added to f(u)."""
-        g = self.item_factors(items, subset) if factors is None else factors
+        ``user_id``: the ID channel's term (n_users × out_dim), added to f(u); ``normed``: ``items``
+        are already standardised (training standardises the fixed item vectors once per fit)."""
+        g = self.item_factors(items, subset, normed) if factors is None else factors
         f = self.user_tower(u) if user_id is None else self.user_tower(u) + user_id
         return f @ g.T + (self.item_bias if subset is None else self.item_bias[subset])
 
@@ -101,9 +104,14 @@ class InterestModel(nn.Module):
     def interest(self, u_s: torch.Tensor, u_t: torch.Tensor, counts: torch.Tensor,
                  present: torch.Tensor) -> torch.Tensor:
         """u' for a batch; rows with ``present`` False use the cold fill instead of u_t."""
+        return self.transfer(*self.transfer_inputs(u_s, u_t, counts, present))
+
+    def transfer_inputs(self, u_s, u_t, counts, present) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z_s, z_t, φ): the standardised interests (z_t = the cold fill where u_t is absent) and the
+        features that the transfer module maps to u'."""
         z_s = self.norm(u_s)
         z_t = torch.where(present[:, None], self.norm(u_t), self.fill(z_s))
-        return self.transfer(z_s, z_t, self.features(counts, present))
+        return z_s, z_t, self.features(counts, present)
 
     def features(self, counts: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """φ = standardised (log(1+#source pos), log(1+#target pos)); #target = 0 when absent."""
@@ -122,8 +130,10 @@ class InterestModel(nn.Module):
         extra = self.id_term(x_id)
         return f if extra is None else f + extra
 
-    def forward(self, u_s, u_t, counts, present, items, factors=None, subset=None, x_id=None) -> torch.Tensor:
-        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors, subset, self.id_term(x_id))
+    def forward(self, u_s, u_t, counts, present, items, factors=None, subset=None, x_id=None,
+                normed=False) -> torch.Tensor:
+        return self.scorer(self.interest(u_s, u_t, counts, present), items, factors, subset,
+                           self.id_term(x_id), normed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,6 +198,7 @@ class InterestMethod(TorchMethod):
         self.dropout, self.loss, self.n_negatives = float(t.dropout), t.loss, int(t.n_negatives)
         self.fill, self.map_l2, self.warm_input_rate = t.fill, float(t.map_l2), float(t.warm_input_rate)
         self._item_cache: torch.Tensor | None = None
+        self._user_cache: dict[bytes, tuple[torch.Tensor, ...]] | None = None
 
     # subclass hook --------------------------------------------------------------------
     def _transfer_module(self) -> nn.Module:
@@ -242,8 +253,9 @@ class InterestMethod(TorchMethod):
                 self._tensor(self._counts(data, idx)))
 
     def _loss_fn(self, data: TransferData) -> LossFn:
-        items = self._tensor(data.E_target)
         model = self.module_
+        with torch.no_grad():  # the standardisation is fixed during training: apply it once
+            items = model.scorer.item_norm(self._tensor(data.E_target))
 
         def loss_fn(batch: np.ndarray, step: int) -> torch.Tensor:
             u_s, u_t, counts = self._inputs(data, batch)
@@ -252,9 +264,9 @@ class InterestMethod(TorchMethod):
             subset = softmax_sample(x, data.n_target, self.softmax_items)
             x_id = self._id_rows(data, batch)
             if subset is None:
-                logits = model(u_s, u_t, counts, present, items, x_id=x_id)
+                logits = model(u_s, u_t, counts, present, items, x_id=x_id, normed=True)
             else:
-                logits = model(u_s, u_t, counts, present, items[subset], subset=subset, x_id=x_id)
+                logits = model(u_s, u_t, counts, present, items[subset], subset=subset, x_id=x_id, normed=True)
                 x = x[:, subset]
             x = self._tensor(x.toarray())
             if self.loss == "softmax":
@@ -264,21 +276,35 @@ class InterestMethod(TorchMethod):
         return loss_fn
 
     def _forward_scores(self, data: TransferData, idx: np.ndarray) -> torch.Tensor:
-        return self.module_(*self._batch(data, idx), self._tensor(data.E_target), self._item_cache,
-                            x_id=self._id_rows(data, idx))
+        if self._item_cache is None:
+            return self.module_(*self._batch(data, idx), self._tensor(data.E_target), x_id=self._id_rows(data, idx))
+        z_s, z_t, feats, id_term = self._user_parts(data, idx)
+        return self.module_.scorer(self.module_.transfer(z_s, z_t, feats), None, self._item_cache, user_id=id_term)
+
+    def _user_parts(self, data: TransferData, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """(z_s, z_t, φ, W_id x̃_s) of users ``idx``: what does not depend on the transfer module's
+        setting, kept for the block of :meth:`_cached_items` (fusion's α scan scores the same
+        cold_valid users once per α; these parts were a third of each scan)."""
+        key = np.asarray(idx, dtype=np.int64).tobytes()
+        if key not in self._user_cache:
+            parts = self.module_.transfer_inputs(*self._batch(data, idx))
+            self._user_cache[key] = (*parts, self.module_.id_term(self._id_rows(data, idx)))
+        return self._user_cache[key]
 
     @contextlib.contextmanager
     def _cached_items(self, data: TransferData) -> Iterator[None]:
-        """Compute g(E) once for a block of evaluations (eval mode, weights fixed); re-entrant."""
+        """Compute g(E) once for a block of evaluations (eval mode, weights fixed), and each scored
+        user's inputs once (:meth:`_user_parts`); re-entrant."""
         if self._item_cache is not None:
             yield
             return
         with torch.no_grad():
             self._item_cache = self.module_.scorer.item_factors(self._tensor(data.E_target))
+        self._user_cache = {}
         try:
             yield
         finally:
-            self._item_cache = None
+            self._item_cache, self._user_cache = None, None
 
     def _valid_metric(self, data: TransferData) -> float | None:
         with self._cached_items(data):

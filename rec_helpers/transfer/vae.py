@@ -26,6 +26,22 @@ from .layers import Standardize
 from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, softmax_sample
 
 
+def dropout_nonzeros(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Inverted dropout on the non-zero entries of a dense (mostly zero) input: the same
+    distribution as ``F.dropout(x, p)``, whose dropped zeros stay zero anyway, at the cost of the
+    non-zeros. Why not F.dropout: it draws one Bernoulli per entry, 15 ms per 256 × 3,644 batch on
+    2 cores (most of a VAE step on ML-1M) against about 3 ms here."""
+    if not training or p == 0.0:
+        return x
+    if p >= 1.0:
+        return torch.zeros_like(x)
+    rows, cols = x.nonzero(as_tuple=True)
+    keep = torch.rand(rows.shape[0], device=x.device) >= p
+    out = torch.zeros_like(x)
+    out[rows, cols] = x[rows, cols] * keep / (1.0 - p)
+    return out
+
+
 class MultVAE(nn.Module):
     """Encoder MLP → (μ, log σ²) → softmax decoder over the target catalogue."""
 
@@ -51,7 +67,7 @@ class MultVAE(nn.Module):
         """(μ, log σ²) of q(z | x_s, u_s); a sparse ``x_s`` (wide catalogues) costs its non-zeros only."""
         if x_s.is_sparse:
             return self._encode_sparse(x_s.coalesce(), u_s)
-        h = self.drop(F.normalize(x_s, dim=1))
+        h = dropout_nonzeros(F.normalize(x_s, dim=1), self.drop.p, self.training)
         if self.use_interest:
             h = torch.cat([h, self.norm(u_s)], dim=1)
         mu, logvar = self.encoder(h).chunk(2, dim=1)
