@@ -37,7 +37,7 @@ report: fetch
 test: setup
 	$(BIN)/rec-suite fetch --dataset ml-100k
 	REC_SUITE_PROFILE=smoke REC_SUITE_HEADLESS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q \
-		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider
+		tests notebooks --nbval-lax --nbval-current-env --ignore=notebooks/exercises -p no:cacheprovider --durations=12
 
 # The unit tests only, in about a minute: no notebooks, kernels or browsers (marker `notebook`), no real
 # MovieLens data, BERT fine-tuning or long training (marker `slow`); `make test` runs everything.

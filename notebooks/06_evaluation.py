@@ -181,8 +181,11 @@ for u in examples:
 # CD-ridge, EMCDR) have nothing to score a new item with. Text-aware methods score it from its BERT vector: zero-shot
 # by cosine, fusion and the adapter through the item tower (no ID embedding), the VAE through its text-aware decoder
 # $W = P E_t$. A new item's bias $b_{\text{new}}$ (`evaluation.new_item_bias`) is by default **calibrated**: the
-# mean or a quantile of the fitted item biases, whichever gives the best cold_valid recall@20 when as many *old*
-# items are scored through the text path as if they were new (pseudo-new items; no real new item is looked at). Every cold_test user is evaluated on **all** hidden positives, old and new items
+# mean or a quantile of the fitted item biases (one bias for every new item), or *mapped* (the item's ID embedding
+# and bias predicted from its vector, $[v_{\text{new}}, b_{\text{new}}] = \hat e_{\text{new}} W + c$, a ridge fitted on
+# the old items), whichever gives the best cold_valid recall@20 when as many *old*
+# items are scored through the text path as if they were new (pseudo-new items, left out of the ridge; no real new
+# item is looked at). Every cold_test user is evaluated on **all** hidden positives, old and new items
 # alike: *ndcg@10* and *recall@20*. *new_recall@20*: hidden new positives found in the top 20 (users with a new
 # item among their positives); *new_share@20*: slots of the top 20 given to new items; *shelf_recall@20*: recall
 # when only the new items are ranked (a "new arrivals" shelf; random order gives 20 / number of new items).

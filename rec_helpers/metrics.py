@@ -237,7 +237,7 @@ def ndcg_values(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     the one NDCG of the suite: DCG = sum_{r<=k} H_r / log2(r+1), IDCG = sum_{r<=min(k,R)} 1 / log2(r+1).
 
     Entry points: :func:`ndcg_at_k` (ranking frames) and
-    :func:`rec_helpers.transfer.ranking.ndcg_at_k` (score matrices). NaN for rows with R = 0.
+    :func:`rec_helpers.transfer.ranking.metric_at_k` (score matrices). NaN for rows with R = 0.
     """
     discount = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
     dcg = np.cumsum(_fit_width(hits, k).astype(np.float64) * discount, axis=1)[:, k - 1]

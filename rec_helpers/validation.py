@@ -328,8 +328,9 @@ def validate_config_values(cfg: Mapping) -> None:
         raise ConfigError(f"evaluation.new_item_frac must be a number in [0, 1) (0 turns the new-item scenario "
                           f"off), got {frac!r}")
     bias = ev.get("new_item_bias", "mean")
-    if not (bias in ("mean", "calibrated") or (_is_number(bias) and 0 <= bias <= 1)):
-        raise ConfigError(f"evaluation.new_item_bias must be mean, calibrated or a quantile in [0, 1], got {bias!r}")
+    if not (bias in ("mean", "mapped", "calibrated") or (_is_number(bias) and 0 <= bias <= 1)):
+        raise ConfigError(f"evaluation.new_item_bias must be mean, mapped, calibrated or a quantile in [0, 1], "
+                          f"got {bias!r}")
 
     # --- report ---------------------------------------------------------------------------
     rep = cfg["report"]

@@ -509,10 +509,11 @@ def test_discussion_reports_text_against_control():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ndcg_entry_points_agree_on_random_data(seed):
     """Frames (metrics.ndcg_at_k) and score matrices (transfer.ranking.ndcg_at_k) give the same NDCG,
-    equal to a direct loop over each user's list."""
+    equal to a direct loop over each user's list; recall and the other metrics agree the same way."""
     import scipy.sparse as sp
 
-    from rec_helpers.transfer.ranking import ndcg_at_k as ndcg_scores, ndcg_per_user, top_k
+    from rec_helpers import metrics as ev_metrics
+    from rec_helpers.transfer.ranking import metric_at_k, metric_per_user, ndcg_at_k as ndcg_scores, ndcg_per_user, top_k
 
     rng = np.random.default_rng(seed)
     n_users, n_items, k = 40, 60, 10
@@ -535,3 +536,10 @@ def test_ndcg_entry_points_agree_on_random_data(seed):
         dcg = sum(1 / math.log2(r + 2) for r, i in enumerate(top[u, :k]) if i in rel)
         idcg = sum(1 / math.log2(r + 2) for r in range(min(k, len(rel))))
         assert per_scores[u] == pytest.approx(dcg / idcg)
+        hits = len(rel & set(top[u, :k].tolist()))  # recall@k = hits / R through the score-matrix entry point
+        assert metric_per_user(scores, relevant, k, "recall")[u] == pytest.approx(hits / len(rel))
+    for name in ("recall", "precision", "hr", "mrr", "map"):  # every metric: the same values as the frames
+        frames = getattr(ev_metrics, f"{'hit_ratio' if name == 'hr' else name}_at_k")(truth, pred, k=k, per_user=True)
+        np.testing.assert_array_equal(metric_per_user(scores, relevant, k, name)[has],
+                                      frames.reindex(np.flatnonzero(has)).to_numpy())
+        assert metric_at_k(scores, relevant, k, name) == pytest.approx(frames.mean())

@@ -150,6 +150,51 @@ def test_text_path_equals_the_model_minus_its_id_terms(name):
         model.score_items(data, idx, np.zeros((2, data.dim + 1)))
 
 
+def test_mapped_rule_is_a_ridge_from_vectors_to_id_parameters():
+    """new_item_parameters("mapped"): recovers a linear vector → (embedding, bias) relation on unseen
+    items, learns only from ``fit_items`` (other rows may change freely), and no map without embeddings
+    maps the bias alone; "mean" gives no embedding and one bias; a bad rule raises ConfigError."""
+    from rec_helpers.transfer.base import new_item_parameters
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 12))
+    w_true = rng.normal(size=(12, 5))
+    y = z @ w_true + 0.3
+    emb, bias = y[:, :4], y[:, 4]
+    z_new = rng.normal(size=(7, 12))
+    fit = np.arange(250)
+    v_new, b_new = new_item_parameters(z, emb, bias, z_new, "mapped", fit_items=fit, l2=1e-6)
+    np.testing.assert_allclose(np.hstack([v_new, b_new[:, None]]), z_new @ w_true + 0.3, atol=1e-4)
+    emb2, bias2 = emb.copy(), bias.copy()
+    emb2[250:], bias2[250:] = 99.0, -99.0  # rows outside fit_items: no influence
+    v2, b2 = new_item_parameters(z, emb2, bias2, z_new, "mapped", fit_items=fit, l2=1e-6)
+    np.testing.assert_array_equal(v2, v_new) and np.testing.assert_array_equal(b2, b_new)
+    none, b_only = new_item_parameters(z, None, bias, z_new, "mapped", l2=1e-6)
+    assert none is None and np.allclose(b_only, z_new @ w_true[:, 4] + 0.3, atol=1e-4)
+    v0, b0 = new_item_parameters(z, emb, bias, z_new, "mean")
+    assert v0 is None and np.allclose(b0, bias.mean())
+    with pytest.raises(ConfigError, match="bias"):
+        new_item_parameters(z, emb, bias, z_new, "median")
+
+
+@pytest.mark.parametrize("name", ["fusion", "vae"])
+def test_mapped_rule_scores_with_per_item_parameters(name, synth, fitted):
+    """score_items(bias="mapped") = the "mean" text path plus the mapped embedding and bias: new items
+    get different biases, and fit_items changes the map (calibration leaves its pseudo-new items out)."""
+    _, _, new, before = synth
+    model = fitted[name]
+    full = synth[0]
+    vecs = full.E_target[[full.target_item_index[i] for i in new]]
+    idx = before.cold_test_idx[:20]
+    mean = model.score_items(before, idx, vecs, bias="mean")
+    mapped = model.score_items(before, idx, vecs, bias="mapped")
+    assert mapped.shape == mean.shape and np.isfinite(mapped).all() and not np.allclose(mapped, mean)
+    spread = (mapped - mean).std(axis=1)  # per-item parameters: the shift differs between items
+    assert np.all(spread > 0)
+    half = model.score_items(before, idx, vecs, bias="mapped", fit_items=np.arange(before.n_target // 2))
+    assert not np.allclose(half, mapped)
+
+
 def test_zero_shot_scores_items_by_cosine(synth):
     data = synth[0]
     model = make_method("zero_shot").fit(data)

@@ -177,7 +177,7 @@ CASES = [
     ("new-item-frac-1", lambda t: cfg(evaluation={"new_item_frac": 1.0}),
      ConfigError, [r"evaluation\.new_item_frac must be a number in \[0, 1\)", r"0 turns the new-item scenario off"]),
     ("new-item-bias", lambda t: cfg(evaluation={"new_item_bias": "max"}),
-     ConfigError, [r"evaluation\.new_item_bias must be mean, calibrated or a quantile in \[0, 1\]", r"'max'"]),
+     ConfigError, [r"evaluation\.new_item_bias must be mean, mapped, calibrated or a quantile in \[0, 1\]", r"'max'"]),
     ("ks-not-a-list", lambda t: cfg(evaluation={"ks": 10}),
      ConfigError, [r"evaluation\.ks must be positive integers, got 10"]),
     ("threshold-above-scale", lambda t: cfg(data={"positive_threshold": 6}),

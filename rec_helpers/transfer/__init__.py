@@ -13,7 +13,7 @@ from .baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
 from .data import TransferData, make_synthetic_data
 from .fusion import Fusion
 from .score_fusion import ScoreFusion
-from .ranking import mask_seen, ndcg_at_k, top_k
+from .ranking import mask_seen, metric_at_k, ndcg_at_k, top_k
 from .registry import (
     BASELINES, METHODS, TRANSFER_METHODS, load_method, make_method,
 )
@@ -24,5 +24,5 @@ __all__ = [
     "Adapter", "BASELINES", "CDRidge", "CDRidgeAll", "EMCDR", "Fusion", "KernelMap", "METHODS",
     "Pop", "ScoreFusion", "TRANSFER_METHODS",
     "TransferData", "TransferMethod", "TwoTowerScorer", "VAE", "ZeroShot", "load_method",
-    "make_method", "make_synthetic_data", "mask_seen", "ndcg_at_k", "top_k", "valid_ndcg",
+    "make_method", "make_synthetic_data", "mask_seen", "metric_at_k", "ndcg_at_k", "top_k", "valid_ndcg",
 ]

@@ -21,6 +21,7 @@ from ..constants import COL_ITEM, COL_RANK, COL_SCORE, COL_USER, DEFAULT_TOP_N, 
 from ..errors import ConfigError, DataValidationError
 from ..runfolder import to_jsonable
 from .data import TransferData
+from .layers import ridge_map
 from .ranking import mask_seen, ndcg_per_user, top_k, user_chunks
 
 CONFIG_FILE = "config.json"
@@ -101,6 +102,46 @@ def scan_grid(grid: Sequence, set_value, evaluate) -> tuple[Any, dict[str, float
     return best_v, curve, None if best == -np.inf else float(best)
 
 
+MAPPED = "mapped"   # the new-item rule that maps an item's vector to its ID parameters (new_item_parameters)
+MAPPED_L2 = 1.0     # its ridge penalty, on standardised item vectors (unit RMS norm)
+
+
+def check_bias_rule(rule: object) -> None:
+    """A new item's bias rule is ``"mean"``, ``"mapped"`` or a quantile in [0, 1]; else ConfigError."""
+    if isinstance(rule, str):
+        check_choice("bias", rule, ("mean", MAPPED))
+    else:
+        check_range("bias quantile", float(rule), 0, 1)
+
+
+def new_item_parameters(z_items: np.ndarray, embeddings: np.ndarray | None, biases: np.ndarray,
+                        z_new: np.ndarray, rule: str | float = "mean", fit_items: np.ndarray | None = None,
+                        l2: float = MAPPED_L2) -> tuple[np.ndarray | None, np.ndarray]:
+    """The ID-indexed parameters of items a model never saw: (free item embeddings or None, biases).
+
+    ``z_items`` / ``z_new``: the model's standardised vectors of its catalogue / of the new items;
+    ``embeddings``, ``biases``: its fitted free item embeddings (None when it has none) and item biases.
+
+    - ``"mean"`` or a quantile: no embedding (0, its initial value) and one bias for every new
+      item (:func:`unseen_item_bias`);
+    - ``"mapped"``: a ridge map from the item vector to [embedding | bias], fitted on the catalogue
+      rows ``fit_items`` (default: all; calibration leaves its pseudo-new items out), applied to
+      ``z_new``. Why: a constant bias ranks every new item as one and the same average item; the map
+      gives each one the ID parameters that old items with similar text learned.
+    """
+    check_bias_rule(rule)
+    n_new = len(z_new)
+    if rule != MAPPED:
+        return None, np.full(n_new, unseen_item_bias(biases, rule), dtype=np.float32)
+    rows = slice(None) if fit_items is None else np.asarray(fit_items, dtype=np.int64)
+    y = np.asarray(biases, dtype=np.float64)[:, None]
+    if embeddings is not None:
+        y = np.hstack([np.asarray(embeddings, dtype=np.float64), y])
+    w, mx, my = ridge_map(np.asarray(z_items)[rows], y[rows], l2, dtype=np.float64)
+    pred = ((np.asarray(z_new, dtype=np.float64) - mx) @ w + my).astype(np.float32)
+    return (pred[:, :-1] if embeddings is not None else None), pred[:, -1]
+
+
 def unseen_item_bias(biases: np.ndarray, rule: str | float = "mean") -> float:
     """The bias given to an item the model never saw: ``"mean"`` of the fitted item biases
     (default: a new item is treated as an average item), or a quantile in [0, 1] of them
@@ -109,7 +150,7 @@ def unseen_item_bias(biases: np.ndarray, rule: str | float = "mean") -> float:
     if b.size == 0:
         return 0.0
     if isinstance(rule, str):
-        check_choice("bias", rule, ("mean",))
+        check_choice("bias", rule, ("mean",))  # ("mapped" gives each item its own: new_item_parameters)
         return float(b.mean())
     check_range("bias quantile", float(rule), 0, 1)
     return float(np.quantile(b, float(rule)))
@@ -178,14 +219,15 @@ class TransferMethod:
         return False
 
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
-                    bias: str | float = "mean") -> np.ndarray:
+                    bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
         """Scores (len(user_idx) × len(item_vectors)) of arbitrary items given only their BERT vectors.
 
         For items outside the catalogue the model was fitted on (e.g. newly added items):
-        every ID-indexed term is unknown there, so text-aware methods use the vector path
-        only, with the free item embedding at 0 and the item bias set by ``bias`` (see
-        :func:`unseen_item_bias`; ignored by methods without item biases). ``data`` is the
-        data the model was fitted on. ID-only methods raise ConfigError.
+        every ID-indexed term is unknown there, so text-aware methods use the vector path,
+        with the free item embedding and the item bias set by ``bias`` ("mean", a quantile:
+        embedding 0 and one bias; "mapped": both mapped from the vector, fitted on the catalogue
+        rows ``fit_items``; see :func:`new_item_parameters`; ignored by methods without them).
+        ``data`` is the data the model was fitted on. ID-only methods raise ConfigError.
         """
         raise ConfigError(
             f"{type(self).__name__} is ID-only: it has no score for an item it never saw in "

@@ -103,9 +103,9 @@ class ZeroShot(TransferMethod):
         return True
 
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
-                    bias: str | float = "mean") -> np.ndarray:
+                    bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
         """cos(u_s, v) for any item vectors v (text only: a new item scores like an old one;
-        there is no item bias, so ``bias`` is ignored)."""
+        there is no item parameter, so ``bias`` and ``fit_items`` are ignored)."""
         self._check_fitted()
         u = l2_normalise(data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64))
         e = l2_normalise(np.atleast_2d(np.asarray(item_vectors, dtype=np.float64)))

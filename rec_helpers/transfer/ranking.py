@@ -1,11 +1,12 @@
-"""Small vectorised ranking helpers: mask seen items, deterministic top-k, NDCG@k of score matrices."""
+"""Small vectorised ranking helpers: mask seen items, deterministic top-k, metrics (NDCG@k, recall@k, ...) of score matrices."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from ..metrics import ndcg_values
+from ..metrics import HitMatrix, metric_label, ranking_values
 
 # Users scored at once by valid_ndcg and recommend: memory stays at SCORE_CHUNK × n_target floats
 # (about 1 GB in float64 at 60,000 target items) whatever the number of users. Top-k and NDCG are
@@ -60,22 +61,36 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def ndcg_per_user(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> np.ndarray:
-    """NDCG@k per row of a score matrix (NaN for rows without a relevant item), by the suite's one
-    NDCG (:func:`rec_helpers.metrics.ndcg_values`). Mask seen items first (:func:`mask_seen`)."""
+def metric_per_user(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10, metric: str = "ndcg") -> np.ndarray:
+    """A ranking metric at k per row of a score matrix (NaN for rows without a relevant item), by the
+    suite's one set of definitions (:func:`rec_helpers.metrics.ranking_values`: ``"ndcg"``,
+    ``"recall"``, ``"precision"``, ...). Mask seen items first (:func:`mask_seen`)."""
     rel = sp.csr_matrix(relevant)
     n_rel = np.asarray(rel.sum(axis=1)).ravel().astype(np.int64)
     out = np.full(len(n_rel), np.nan)
     keep = np.flatnonzero(n_rel > 0)
     if len(keep):
         top = top_k(np.asarray(scores)[keep], k)
-        out[keep] = ndcg_values(np.take_along_axis(rel[keep].toarray(), top, axis=1) > 0, n_rel[keep], int(k))
+        hits = np.take_along_axis(rel[keep].toarray(), top, axis=1) > 0
+        hm = HitMatrix(pd.RangeIndex(len(keep)), hits, np.ones_like(hits), n_rel[keep])
+        out[keep] = ranking_values(hm, (int(k),))[metric_label(metric, int(k))]
     return out
 
 
-def ndcg_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> float:
-    """Mean NDCG@k over rows with ≥ 1 relevant item (NaN when there is none): the score-matrix
-    entry point of :func:`rec_helpers.metrics.ndcg_values` (frames: :func:`rec_helpers.metrics.ndcg_at_k`)."""
-    values = ndcg_per_user(scores, relevant, k)
+def ndcg_per_user(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> np.ndarray:
+    """NDCG@k per row of a score matrix (:func:`metric_per_user`)."""
+    return metric_per_user(scores, relevant, k, "ndcg")
+
+
+def metric_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10, metric: str = "ndcg") -> float:
+    """Mean of a ranking metric at k over rows with ≥ 1 relevant item (NaN when there is none): the
+    score-matrix entry point of :mod:`rec_helpers.metrics` (frames: ``metrics.<metric>_at_k``)."""
+    values = metric_per_user(scores, relevant, k, metric)
     values = values[~np.isnan(values)]
     return float(np.mean(values)) if len(values) else float("nan")
+
+
+def ndcg_at_k(scores: np.ndarray, relevant: sp.csr_matrix, k: int = 10) -> float:
+    """Mean NDCG@k over rows with ≥ 1 relevant item (:func:`metric_at_k`; frames:
+    :func:`rec_helpers.metrics.ndcg_at_k`)."""
+    return metric_at_k(scores, relevant, k, "ndcg")

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..constants import DEFAULT_SEED
 from ..interest import l2_normalise
-from .base import check_choice, check_range, item_matrix, unseen_item_bias
+from .base import check_choice, check_range, item_matrix, new_item_parameters
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
@@ -337,21 +337,28 @@ class InterestMethod(TorchMethod):
 
     @torch.no_grad()
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
-                    bias: str | float = "mean") -> np.ndarray:
-        """⟨f(u') + W_id x̃_s, g_text(v)⟩ + b_new for items known only by their BERT vectors v.
+                    bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
+        """⟨f(u') + W_id x̃_s, g_text(v) + v_new⟩ + b_new for items known only by their BERT vectors v.
 
-        g_text(v) = item tower on the standardised vector, without the free item embedding
-        (an unseen item has none: it is 0, its initial value); b_new = ``bias`` rule over the
-        fitted item biases (``"mean"`` or a quantile, see
-        :func:`~rec_helpers.transfer.base.unseen_item_bias`). ``data`` is the data the model
-        was fitted on (user inputs come from it). Shape (len(user_idx), len(item_vectors)).
+        g_text(v) = item tower on the standardised vector; (v_new, b_new) = the free item embedding
+        and bias of an item the model never saw, by the ``bias`` rule (see
+        :func:`~rec_helpers.transfer.base.new_item_parameters`): "mean" or a quantile (v_new = 0,
+        its initial value; one bias for all), or "mapped" (both mapped from ê, fitted on the
+        catalogue rows ``fit_items``). ``data`` is the data the model was fitted on (user inputs
+        come from it). Shape (len(user_idx), len(item_vectors)).
         """
         self._check_fitted(data)
         model = self.module_.eval()
         scorer = model.scorer
         v = item_matrix(item_vectors, self.meta_["dim"])
-        g = scorer.item_tower(scorer.item_norm(self._tensor(v)))
-        b = unseen_item_bias(scorer.item_bias.detach().cpu().numpy(), bias)
+        z = scorer.item_norm(self._tensor(v))
+        g = scorer.item_tower(z)
+        emb = None if scorer.item_emb is None else scorer.item_emb.detach().cpu().numpy()
+        z_items = scorer.item_norm(self._tensor(data.E_target)).cpu().numpy()
+        v_new, b = new_item_parameters(z_items, emb, scorer.item_bias.detach().cpu().numpy(), z.cpu().numpy(), bias, fit_items)
+        if v_new is not None:
+            g = g + self._tensor(v_new)
+        b = self._tensor(b)
         idx = np.asarray(user_idx, dtype=np.int64)
         parts = [idx[lo:lo + SCORE_BATCH] for lo in range(0, len(idx), SCORE_BATCH)]
         out = [(model.user_factors(*self._batch(data, p), self._id_rows(data, p)) @ g.T + b).float().cpu().numpy()

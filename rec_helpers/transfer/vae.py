@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..constants import DEFAULT_SEED
-from .base import check_choice, check_range, item_matrix, unseen_item_bias
+from .base import check_choice, check_range, item_matrix, new_item_parameters
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
 from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, softmax_sample
@@ -209,20 +209,28 @@ class VAE(TorchMethod):
 
     @torch.no_grad()
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
-                    bias: str | float = "mean") -> np.ndarray:
-        """μ(x_s, u_s) · (P ê_v) + b_new for items known only by their BERT vectors v.
+                    bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
+        """μ(x_s, u_s) · (P ê_v + v_new) + b_new for items known only by their BERT vectors v.
 
-        Text-aware decoder only (``text_decoder=True``); the free item embedding of an unseen
-        item is 0 and b_new follows ``bias`` ("mean" or a quantile of the fitted biases). The
-        ID decoder has one weight row per training item, so it raises ConfigError.
+        Text-aware decoder only (``text_decoder=True``); (v_new, b_new), the free item embedding
+        and bias of an item the model never saw, follow ``bias`` ("mean" or a quantile: v_new = 0;
+        "mapped": both mapped from ê, fitted on the catalogue rows ``fit_items``; see
+        :func:`~rec_helpers.transfer.base.new_item_parameters`). The ID decoder has one weight row
+        per training item, so it raises ConfigError.
         """
         if not self.text_decoder:
-            return super().score_items(data, user_idx, item_vectors, bias)
+            return super().score_items(data, user_idx, item_vectors, bias, fit_items)
         self._check_fitted(data)
         model = self.module_.eval()
         v = item_matrix(item_vectors, self.meta_["dim"])
-        w = model.proj(model.item_norm(self._tensor(v)))
-        b = unseen_item_bias(model.bias.detach().cpu().numpy(), bias)
+        z = model.item_norm(self._tensor(v))
+        w = model.proj(z)
+        emb = None if model.item_emb is None else model.item_emb.detach().cpu().numpy()
+        z_items = model.item_norm(self._tensor(data.E_target)).cpu().numpy()
+        v_new, b = new_item_parameters(z_items, emb, model.bias.detach().cpu().numpy(), z.cpu().numpy(), bias, fit_items)
+        if v_new is not None:
+            w = w + self._tensor(v_new)
+        b = self._tensor(b)
         idx = np.asarray(user_idx, dtype=np.int64)
         out = []
         for lo in range(0, len(idx), SCORE_BATCH):
