@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..constants import DEFAULT_SEED
 from ..errors import ConfigError
-from .base import TransferMethod, check_choice, check_range, valid_ndcg
+from .base import TransferMethod, check_choice, check_range, item_matrix, new_item_parameters, valid_ndcg
 from .data import TransferData
 
 LossFn = Callable[[np.ndarray, int], torch.Tensor]  # (batch user indices, global step) -> loss
@@ -256,6 +256,20 @@ class TorchMethod(TransferMethod):
         out = [self._forward_scores(data, idx[lo:lo + SCORE_BATCH]).float().cpu().numpy()
                for lo in range(0, len(idx), SCORE_BATCH)]
         return np.concatenate(out) if out else np.zeros((0, data.n_target), np.float32)
+
+    @torch.no_grad()
+    def _new_item_terms(self, data: TransferData, item_vectors: np.ndarray, norm: nn.Module,
+                        embeddings: torch.Tensor | None, biases: torch.Tensor, rule: str | float,
+                        fit_items: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """For ``score_items`` of the two-tower and the VAE's text decoder: (ẑ, v_new, b_new) of items the
+        model never saw, as tensors: their standardised vectors (``norm``), their free-embedding term
+        (None unless ``rule`` is "mapped") and their biases, by :func:`~.base.new_item_parameters` over
+        the model's fitted ``embeddings`` and ``biases``."""
+        z = norm(self._tensor(item_matrix(item_vectors, self.meta_["dim"])))
+        z_items = norm(self._tensor(data.E_target)).cpu().numpy()
+        emb = None if embeddings is None else embeddings.detach().cpu().numpy()
+        v_new, b = new_item_parameters(z_items, emb, biases.detach().cpu().numpy(), z.cpu().numpy(), rule, fit_items)
+        return z, None if v_new is None else self._tensor(v_new), self._tensor(b)
 
     def _state(self) -> dict[str, torch.Tensor]:
         return dict(self.module_.state_dict())

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..constants import DEFAULT_SEED
 from ..interest import l2_normalise
-from .base import check_choice, check_range, item_matrix, new_item_parameters
+from .base import check_choice, check_range
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
@@ -350,17 +350,11 @@ class InterestMethod(TorchMethod):
         self._check_fitted(data)
         model = self.module_.eval()
         scorer = model.scorer
-        v = item_matrix(item_vectors, self.meta_["dim"])
-        z = scorer.item_norm(self._tensor(v))
-        g = scorer.item_tower(z)
-        emb = None if scorer.item_emb is None else scorer.item_emb.detach().cpu().numpy()
-        z_items = scorer.item_norm(self._tensor(data.E_target)).cpu().numpy()
-        v_new, b = new_item_parameters(z_items, emb, scorer.item_bias.detach().cpu().numpy(), z.cpu().numpy(), bias, fit_items)
-        if v_new is not None:
-            g = g + self._tensor(v_new)
-        b = self._tensor(b)
+        z, v_new, b = self._new_item_terms(data, item_vectors, scorer.item_norm, scorer.item_emb,
+                                           scorer.item_bias, bias, fit_items)
+        g = scorer.item_tower(z) if v_new is None else scorer.item_tower(z) + v_new
         idx = np.asarray(user_idx, dtype=np.int64)
         parts = [idx[lo:lo + SCORE_BATCH] for lo in range(0, len(idx), SCORE_BATCH)]
         out = [(model.user_factors(*self._batch(data, p), self._id_rows(data, p)) @ g.T + b).float().cpu().numpy()
                for p in parts]
-        return np.concatenate(out) if out else np.zeros((0, len(v)), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, len(z)), np.float32)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..constants import DEFAULT_SEED
-from .base import check_choice, check_range, item_matrix, new_item_parameters
+from .base import check_choice, check_range
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
 from .training import SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, softmax_sample
@@ -222,18 +222,12 @@ class VAE(TorchMethod):
             return super().score_items(data, user_idx, item_vectors, bias, fit_items)
         self._check_fitted(data)
         model = self.module_.eval()
-        v = item_matrix(item_vectors, self.meta_["dim"])
-        z = model.item_norm(self._tensor(v))
-        w = model.proj(z)
-        emb = None if model.item_emb is None else model.item_emb.detach().cpu().numpy()
-        z_items = model.item_norm(self._tensor(data.E_target)).cpu().numpy()
-        v_new, b = new_item_parameters(z_items, emb, model.bias.detach().cpu().numpy(), z.cpu().numpy(), bias, fit_items)
-        if v_new is not None:
-            w = w + self._tensor(v_new)
-        b = self._tensor(b)
+        z, v_new, b = self._new_item_terms(data, item_vectors, model.item_norm, model.item_emb, model.bias,
+                                           bias, fit_items)
+        w = model.proj(z) if v_new is None else model.proj(z) + v_new
         idx = np.asarray(user_idx, dtype=np.int64)
         out = []
         for lo in range(0, len(idx), SCORE_BATCH):
             mu, _ = model.encode(*self._inputs(data, idx[lo:lo + SCORE_BATCH]))
             out.append((mu @ w.T + b).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(v)), np.float32)
+        return np.concatenate(out) if out else np.zeros((0, len(z)), np.float32)
