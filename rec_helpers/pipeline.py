@@ -484,10 +484,11 @@ def _record_method(ctx: Context, key: str, method, data, fit_s: float, cache_hit
     t1 = time.perf_counter()
     cold = data.user_ids[data.cold_test_idx]
     warm = warm_eval_users(ctx, data)
-    ctx.run.write_parquet(LAYOUT.ranking(key), method.recommend(data, cold, k=top_n))
+    _write_ranking(ctx, LAYOUT.ranking(key), cached, cold, top_n, lambda: method.recommend(data, cold, k=top_n))
     # the secondary (warm) evaluation reads ranks only: its lists are kept without scores (they were
     # 20 of a run folder's 31 MB of rankings on ML-1M); the headline cold_test lists keep theirs
-    ctx.run.write_parquet(LAYOUT.ranking(key, "warm"), method.recommend(data, warm, k=top_n).drop(columns=COL_SCORE))
+    _write_ranking(ctx, LAYOUT.ranking(key, "warm"), cached, warm, top_n,
+                   lambda: method.recommend(data, warm, k=top_n).drop(columns=COL_SCORE))
     rank_s = time.perf_counter() - t1
     with atomic_path(ctx.run.file(LAYOUT.model(key))) as tmp:
         method.save(tmp)
@@ -498,6 +499,34 @@ def _record_method(ctx: Context, key: str, method, data, fit_s: float, cache_hit
                                            "model_cache_hit": cache_hit}})
     ctx.run.record_timing(f"fit:{key}", fit_s)
     return method
+
+
+def _write_ranking(ctx: Context, rel: str, cached: Path | None, users: np.ndarray, k: int,
+                   build: Callable[[], pd.DataFrame]) -> None:
+    """Write the ranking ``rel`` of the run folder: a copy of the one kept beside the cached model
+    when it ranked the same users at the same k, else ``build()`` (then kept there for the next run).
+
+    A cached model gives the rankings a fresh fit gives (see :func:`model_cache_dir`: same data,
+    parameters and code), so a warm run copies its lists instead of re-scoring every user
+    (12.6 s of 15 methods' ranking on ML-1M).
+    """
+    import hashlib
+    import shutil
+
+    target = ctx.run.file(rel)
+    kept = None
+    if cached is not None:
+        h = hashlib.sha256(f"{rel}\x00{int(k)}\x00".encode())
+        h.update("\x00".join(map(str, users)).encode())
+        kept = cached / "rankings" / f"{h.hexdigest()[:24]}.parquet"
+        if kept.is_file():
+            with atomic_path(target) as tmp:
+                shutil.copyfile(kept, tmp)
+            return
+    ctx.run.write_parquet(rel, build())
+    if kept is not None:
+        with atomic_path(kept) as tmp:
+            shutil.copyfile(target, tmp)
 
 
 def warm_eval_users(ctx: Context, data) -> np.ndarray:

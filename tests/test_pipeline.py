@@ -238,6 +238,38 @@ def test_model_cache_reuses_a_fit_only_for_identical_data_params_and_code(make_r
     assert d.run.manifest["methods"]["cd_ridge"]["model_cache_hit"] is False
 
 
+def test_a_cached_model_keeps_its_rankings_for_the_same_users(make_run, tmp_path, monkeypatch):
+    """A warm run copies the rankings kept beside a cached model (it re-scores nobody) and gets the
+    bytes a fresh ranking gives; other users (another warm sample) are ranked afresh and kept too."""
+    from rec_helpers.transfer.base import TransferMethod
+
+    enc = {"cache_dir": str(tmp_path / "cache" / "embeddings")}
+    transfer = {"model_cache": True, "methods": ["cd_ridge", "vae"], "vae": {"epochs": 2, "hidden": 16, "latent_dim": 4}}
+    ev = {"text_control": False}
+    a = make_run(tmp_path / "a", encoder=enc, transfer=transfer, evaluation=ev)
+    pipeline.ensure_methods(a, progress=False)
+    kept = sorted((tmp_path / "cache" / "models").glob("*/rankings/*.parquet"))
+    assert len(kept) == 4   # cold_test and warm lists of two models
+
+    def no_scoring(self, *args, **kwargs):
+        raise AssertionError("a warm run re-ranked users whose rankings the model cache keeps")
+
+    monkeypatch.setattr(TransferMethod, "recommend", no_scoring)
+    b = make_run(tmp_path / "b", encoder=enc, transfer=transfer, evaluation=ev)
+    pipeline.ensure_methods(b, progress=False)
+    for name in ("cd_ridge", "vae"):
+        for rel in (f"rankings/{name}.parquet", f"rankings/warm/{name}.parquet"):
+            assert a.run.file(rel).read_bytes() == b.run.file(rel).read_bytes(), rel
+    n_warm = len(pipeline.transfer_data(a).warm_idx)
+    c = make_run(tmp_path / "c", encoder=enc, transfer=transfer, evaluation={**ev, "warm_max_users": n_warm // 2})
+    with pytest.raises(AssertionError, match="re-ranked"):   # the same models, other warm users
+        pipeline.ensure_methods(c, ["cd_ridge"], progress=False)
+    monkeypatch.undo()
+    pipeline.ensure_methods(c, ["cd_ridge"], progress=False)
+    assert len(pd.read_parquet(c.run.file("rankings/warm/cd_ridge.parquet"))["user"].unique()) == n_warm // 2
+    assert len(sorted((tmp_path / "cache" / "models").glob("*/rankings/*.parquet"))) == 5
+
+
 def test_run_folder_points_at_the_cached_model_state(make_run, tmp_path):
     """transfer.model_store: reference (default) keeps the state in the model cache and a checked
     pointer in the run; the model reloads from it; a changed cache entry is a named error; copy keeps
