@@ -75,6 +75,25 @@ def test_read_atomic_strips_types_from_header(tmp_path):
     assert pd.isna(df["name"].iloc[1])
 
 
+def test_read_atomic_parses_float_columns_as_numbers_and_falls_back_to_text(tmp_path):
+    """``:float`` columns are read as numbers (the fast path); a malformed number keeps the file as
+    text, so validation names the bad value instead of the reader failing."""
+    from rec_helpers.validation import validate_interactions
+
+    p = tmp_path / "x.inter"
+    p.write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t007\t4\t978300760\n2\t5\t\t9\n")
+    df = read_atomic(p)
+    assert df["rating"].dtype == "float64" and df["item_id"].tolist() == ["007", "5"]   # ids stay text
+    assert df["rating"].isna().tolist() == [False, True] and df["timestamp"].tolist() == [978300760.0, 9.0]
+    out = validate_interactions(df.rename(columns={"user_id": "user", "item_id": "item"}), rating_scale=None)
+    assert out["timestamp"].dtype == "int64" and out["rating"].dtype == "float32"
+    p.write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t7\tfour\t978300760\n")
+    df = read_atomic(p)
+    assert df["rating"].tolist() == ["four"]
+    with pytest.raises(DataValidationError, match="'rating' must be numeric.*four"):
+        validate_interactions(df.rename(columns={"user_id": "user", "item_id": "item"}))
+
+
 def test_title_keyed_items_keep_first_row_per_key(tmp_path, monkeypatch):
     """ml-100k-cdr repeats title keys for distinct movies: the first row per key is kept."""
     data = tmp_path / "data"
