@@ -516,7 +516,11 @@ def _write_ranking(ctx: Context, rel: str, cached: Path | None, users: np.ndarra
     target = ctx.run.file(rel)
     kept = None
     if cached is not None:
+        # what a list holds is decided here and in the Parquet writer, outside the transfer code that the
+        # model cache's key covers: their source is part of the key, so a change there re-ranks
         h = hashlib.sha256(f"{rel}\x00{int(k)}\x00".encode())
+        for module in (Path(__file__), Path(__file__).with_name("runfolder.py")):
+            h.update(module.read_bytes())
         h.update("\x00".join(map(str, users)).encode())
         kept = cached / "rankings" / f"{h.hexdigest()[:24]}.parquet"
         if kept.is_file():

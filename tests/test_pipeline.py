@@ -268,6 +268,20 @@ def test_a_cached_model_keeps_its_rankings_for_the_same_users(make_run, tmp_path
     pipeline.ensure_methods(c, ["cd_ridge"], progress=False)
     assert len(pd.read_parquet(c.run.file("rankings/warm/cd_ridge.parquet"))["user"].unique()) == n_warm // 2
     assert len(sorted((tmp_path / "cache" / "models").glob("*/rankings/*.parquet"))) == 5
+    # a change to the code that writes the lists (outside the model cache's key) re-ranks
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pipeline.py", "runfolder.py"):
+        (src / name).write_text(Path(pipeline.__file__).with_name(name).read_text() + "\n# changed\n")
+    (src / "transfer").symlink_to(Path(pipeline.__file__).with_name("transfer"))   # the model cache still hits
+    monkeypatch.setattr(pipeline, "__file__", str(src / "pipeline.py"))
+    monkeypatch.setattr(TransferMethod, "recommend", no_scoring)
+    d = make_run(tmp_path / "d", encoder=enc, transfer=transfer, evaluation=ev)
+    with pytest.raises(AssertionError, match="re-ranked"):
+        pipeline.ensure_methods(d, ["cd_ridge"], progress=False)
+    assert d.run.manifest.get("methods", {}).get("cd_ridge") is None
+    assert pipeline.model_cache_dir(d, "cd_ridge", pipeline.method_params(d.config, "cd_ridge"),
+                                    pipeline.transfer_data(d)).is_dir()   # the model itself was cached
 
 
 def test_run_folder_points_at_the_cached_model_state(make_run, tmp_path):
