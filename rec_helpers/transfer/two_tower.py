@@ -27,7 +27,8 @@ from .base import check_choice, check_range
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
-    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, rows_tensor, sampled_bce, softmax_sample,
+    SCORE_BATCH, LossFn, TorchMethod, multinomial_nll, multinomial_nll_rows, rows_tensor, sampled_bce,
+    softmax_sample, sparse_linear,
 )
 
 LOSSES = ("softmax", "bce")
@@ -122,7 +123,7 @@ class InterestModel(nn.Module):
         """W_id x̃_s for a batch of normalised source rows (dense or sparse); None without the ID channel."""
         if self.id_weight is None or x_id is None:
             return None
-        return torch.sparse.mm(x_id, self.id_weight.T) if x_id.is_sparse else x_id @ self.id_weight.T
+        return sparse_linear(x_id, self.id_weight) if x_id.is_sparse else x_id @ self.id_weight.T
 
     def user_factors(self, u_s, u_t, counts, present, x_id=None) -> torch.Tensor:
         """f(u') + W_id x̃_s: what meets the item factors g(e_i) in the score."""
@@ -268,6 +269,8 @@ class InterestMethod(TorchMethod):
             else:
                 logits = model(u_s, u_t, counts, present, items[subset], subset=subset, x_id=x_id, normed=True)
                 x = x[:, subset]
+                if self.loss == "softmax":
+                    return multinomial_nll_rows(logits, x)
             x = self._tensor(x.toarray())
             if self.loss == "softmax":
                 return multinomial_nll(logits, x)
