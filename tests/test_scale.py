@@ -162,3 +162,136 @@ def test_score_fusion_scores_its_components_once_for_the_whole_alpha_scan():
     assert calls.count("cd_ridge") == n_chunks + 1 and calls.count("emcdr") == n_chunks + 1
     assert len(fused.history_["alpha_curve"]) == len(fused.alpha_grid) > 2
     assert fused._scan_cache is None  # nothing is kept after fit
+
+
+def test_sparse_linear_equals_the_dense_product_and_its_gradient(monkeypatch):
+    import scipy.sparse as sp
+    import torch
+
+    from rec_helpers.transfer import training
+    from rec_helpers.transfer.training import rows_tensor, sparse_linear
+
+    rng = np.random.default_rng(0)
+    x = sp.random(7, 40, density=0.2, random_state=1, format="csr", dtype=np.float32)
+    x = sp.csr_matrix(sp.diags((np.arange(7) != 3).astype(np.float32)) @ x)  # row 3 empty
+    x.eliminate_zeros()
+    x.sort_indices()
+    weight = torch.tensor(rng.normal(size=(5, 40)), dtype=torch.float32, requires_grad=True)
+    coo = torch.sparse_coo_tensor(np.vstack(x.nonzero()), x.data, x.shape,
+                                  check_invariants=True)  # built without rows_tensor
+    out = sparse_linear(coo, weight)
+    (out ** 2).sum().backward()
+    got_grad, weight.grad = weight.grad.clone(), None
+    dense = torch.as_tensor(x.toarray())
+    ref = dense @ weight.T
+    (ref ** 2).sum().backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(got_grad, weight.grad)
+    assert torch.equal(out[3], torch.zeros(5))
+    monkeypatch.setattr(training, "SPARSE_INPUT_WIDTH", 0)
+    order = np.concatenate([np.arange(lo, hi)[::-1] for lo, hi in zip(x.indptr[:-1], x.indptr[1:])])
+    unsorted = sp.csr_matrix((x.data[order], x.indices[order], x.indptr), shape=x.shape)  # columns reversed
+    assert not unsorted.has_sorted_indices
+    for rows in (x, unsorted):
+        t = rows_tensor(rows, torch.device("cpu"))
+        assert t.is_coalesced()  # canonical rows: no sort before the product
+        torch.testing.assert_close(t.to_dense(), dense)
+
+
+def test_multinomial_nll_rows_equals_the_dense_loss_and_its_gradient():
+    import scipy.sparse as sp
+    import torch
+
+    from rec_helpers.transfer.training import multinomial_nll, multinomial_nll_rows
+
+    x = sp.random(6, 30, density=0.15, random_state=3, format="csr", dtype=np.float32)
+    x.data[:] = np.where(np.arange(x.nnz) % 2, 1.0, 2.0)  # weights other than 1 as well
+    x = sp.csr_matrix(sp.diags((np.arange(6) != 2).astype(np.float32)) @ x)  # user 2: no positives, adds nothing
+    x.eliminate_zeros()
+    logits = torch.tensor(np.random.default_rng(1).normal(size=(6, 30)) * 3, dtype=torch.float32,
+                          requires_grad=True)
+    loss = multinomial_nll_rows(logits, x)
+    loss.backward()
+    grad, logits.grad = logits.grad.clone(), None
+    ref = multinomial_nll(logits, torch.as_tensor(x.toarray()))
+    ref.backward()
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(grad, logits.grad)
+
+
+@pytest.mark.parametrize("name", ["fusion", "adapter"])
+def test_two_tower_sparse_id_channel_equals_dense(name, monkeypatch):
+    from rec_helpers.transfer import training
+
+    data = make_synthetic_data(seed=6)
+    model = make_method(name, epochs=2, progress=False).fit(data)
+    idx = np.arange(len(data.user_ids))
+    dense = model.score(data, idx)
+    monkeypatch.setattr(training, "SPARSE_INPUT_WIDTH", 0)
+    assert model._id_rows(data, idx[:3]).is_sparse
+    model._item_cache = None
+    np.testing.assert_allclose(model.score(data, idx), dense, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["vae", "fusion"])
+def test_fused_adamw_above_the_size_threshold_trains_the_same_model(name, monkeypatch):
+    import torch
+
+    from rec_helpers.transfer import training
+
+    data = make_synthetic_data(seed=6)
+    flags = []
+    original = torch.optim.AdamW
+
+    def spy(params, **kw):
+        flags.append(kw.get("fused"))
+        return original(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", spy)
+    loop = make_method(name, epochs=3, progress=False).fit(data)  # synthetic models: far below the threshold
+    monkeypatch.setattr(training, "FUSED_ADAMW_MIN_PARAMS", 1)
+    fused = make_method(name, epochs=3, progress=False).fit(data)
+    assert flags == [None, True]
+    # the same updates up to rounding: the loss curves agree to 1e-4 and so do the cold_valid curves
+    np.testing.assert_allclose(fused.history_["loss"], loop.history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(fused.history_["valid_ndcg@10"], loop.history_["valid_ndcg@10"], atol=0.01)
+    # one step from the same state and gradient: the same parameters to float32 rounding
+    torch.manual_seed(0)
+    a = torch.nn.Linear(50, 30)
+    b = torch.nn.Linear(50, 30)
+    b.load_state_dict(a.state_dict())
+    opts = [original(m.parameters(), lr=1e-3, weight_decay=1e-4, fused=f) for m, f in ((a, None), (b, True))]
+    for _ in range(5):
+        grads = [torch.randn_like(p) for p in a.parameters()]
+        for m, opt in zip((a, b), opts):
+            for p, g in zip(m.parameters(), grads):
+                p.grad = g.clone()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
+def test_standardise_scores_is_the_plain_formula_bit_for_bit():
+    from rec_helpers.transfer.score_fusion import standardise_scores
+
+    rng = np.random.default_rng(2)
+    s = rng.normal(size=(9, 50)).astype(np.float32) * 4 + 1
+    s[4] = 2.5  # a constant row
+    before = s.copy()
+    s64 = s.astype(np.float64)
+    centred = s64 - s64.mean(axis=1, keepdims=True)
+    sd = centred.std(axis=1, keepdims=True)
+    expected = np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0)
+    got = standardise_scores(s)
+    np.testing.assert_array_equal(got, expected)
+    assert not got[4].any() and np.array_equal(s, before)  # the input is not modified
+
+
+def test_nystrom_kernel_map_scores_in_float32_close_to_float64():
+    data = make_synthetic_data(seed=4)
+    m = make_method("kernel_map", landmarks=len(data.warm_idx) // 3).fit(data)
+    idx = np.arange(len(data.user_ids))
+    exact64 = m._kernel(data, idx) @ m.arrays_["A"].astype(np.float64)
+    got = m.score(data, idx)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, exact64, rtol=1e-5, atol=1e-6)

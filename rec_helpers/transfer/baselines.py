@@ -277,6 +277,12 @@ class KernelMap(ArrayMethod):
 
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
+        if self.meta_.get("landmarks") is not None:
+            # The Nyström map (beyond `landmarks` warm users) scores in float32: at 10⁵ items the
+            # float64 product, with its float64 copy of A, took 11.4 s per 2,048 users against 5.4 s,
+            # and the two differ by at most 2.4e-7 on scores of order 1, far below the Nyström
+            # approximation itself. The exact map (ML-1M) keeps its float64 product.
+            return self._kernel(data, user_idx).astype(np.float32) @ self.arrays_["A"]
         return (self._kernel(data, user_idx) @ self.arrays_["A"].astype(np.float64)).astype(np.float32)
 
 
