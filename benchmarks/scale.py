@@ -114,6 +114,29 @@ class PeakMemory:
         return self.peak / 2 ** 30
 
 
+def machine_reference(seconds: float = 3.0) -> dict:
+    """This machine's speed today, so that runs on different days can be compared: float32 matmul
+    GFLOP/s (torch, 1,024 × 1,024 × 4,096) and the GB/s of a 256 MB copy into a fresh array (numpy;
+    includes the page faults that big temporaries pay). The same code ran 1.3-2.5x slower on some days."""
+    import torch
+
+    a, b = torch.randn(1024, 4096), torch.randn(4096, 1024)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds / 2:
+        a @ b
+        n += 1
+    gflops = n * 2 * 1024 * 4096 * 1024 / (time.perf_counter() - t0) / 1e9
+    x = np.ones(2 ** 25)  # 256 MB of float64
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds / 2:
+        y = x * 1.0
+        n += 1
+    del y
+    return {"matmul_gflops": round(gflops, 1), "copy_gb_s": round(n * 2 * x.nbytes / (time.perf_counter() - t0) / 1e9, 2),
+            "torch_threads": torch.get_num_threads()}
+
+
 def run_size(n_items: int, per_item: int, stages: list[str], methods: list[str], workdir: Path, seed: int,
              profile: str) -> list[dict]:
     rows: list[dict] = []
@@ -192,6 +215,7 @@ def main() -> None:
     args = ap.parse_args()
     stages = args.stages or ["split", "encode", "interest", *args.methods, "evaluate"]
     methods = [m for m in args.methods if m in stages]
+    print("machine reference:", json.dumps(machine_reference()), flush=True)
     rows = []
     for n in args.items:
         t = time.perf_counter()
@@ -213,6 +237,7 @@ def main() -> None:
     totals = table.groupby("items")[["seconds"]].sum().join(table.groupby("items")["peak_gib"].max())
     print("\nwhole pipeline (sum of stages, without data generation):")
     print(totals.round(2).to_string())
+    print("machine reference at the end:", json.dumps(machine_reference()), flush=True)
 
 
 if __name__ == "__main__":

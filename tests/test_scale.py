@@ -89,6 +89,18 @@ def test_vae_sparse_input_path_equals_dense(monkeypatch):
     monkeypatch.setattr(training, "SPARSE_INPUT_WIDTH", 0)
     assert model._inputs(data, idx[:3])[0].is_sparse
     np.testing.assert_allclose(model.score(data, idx), dense, rtol=1e-4, atol=1e-4)
+    # the same gradients: the first layer's weight and bias, and u_s's norm, through (μ, log σ²)
+    model.module_.eval()
+    grads = []
+    for sparse_width in (10 ** 9, 0):
+        monkeypatch.setattr(training, "SPARSE_INPUT_WIDTH", sparse_width)
+        model.module_.zero_grad()
+        mu, logvar = model.module_.encode(*model._inputs(data, idx[:40]))
+        ((mu ** 2).sum() + logvar.sum()).backward()
+        grads.append({n: p.grad.clone() for n, p in model.module_.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and any(k.startswith("encoder.0") for k in grads[0])
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-5)
     model.module_.train()  # dropout on the non-zeros: training-mode forward runs and differs by draw
     with torch.no_grad():
         mu, _ = model.module_.encode(*model._inputs(data, idx[:5]))
@@ -192,10 +204,22 @@ def test_sparse_linear_equals_the_dense_product_and_its_gradient(monkeypatch):
     order = np.concatenate([np.arange(lo, hi)[::-1] for lo, hi in zip(x.indptr[:-1], x.indptr[1:])])
     unsorted = sp.csr_matrix((x.data[order], x.indices[order], x.indptr), shape=x.shape)  # columns reversed
     assert not unsorted.has_sorted_indices
-    for rows in (x, unsorted):
+    # duplicates: row 0's first entry stored twice (x2 in all), so the matrix is not canonical
+    dup_idx = np.insert(x.indices, 0, x.indices[0])
+    dup_data = np.insert(x.data, 0, x.data[0])
+    duplicated = sp.csr_matrix((dup_data, dup_idx, np.r_[0, x.indptr[1:] + 1]), shape=x.shape)
+    dup_dense = dense.clone()
+    dup_dense[0, x.indices[0]] *= 2
+    for rows, want in ((x, dense), (unsorted, dense), (duplicated, dup_dense)):
+        before = (rows.indices.copy(), rows.data.copy())
         t = rows_tensor(rows, torch.device("cpu"))
         assert t.is_coalesced()  # canonical rows: no sort before the product
-        torch.testing.assert_close(t.to_dense(), dense)
+        # the flag is true, not just set: the same indices and values as torch's own coalescing
+        ref = want.to_sparse()
+        assert torch.equal(t.indices(), ref.indices()) and torch.equal(t.values(), ref.values())
+        torch.testing.assert_close(sparse_linear(t, weight.detach()), want @ weight.detach().T)
+        # the caller's matrix is left as it was (sum_duplicates works in place)
+        assert np.array_equal(rows.indices, before[0]) and np.array_equal(rows.data, before[1])
 
 
 def test_multinomial_nll_rows_equals_the_dense_loss_and_its_gradient():
@@ -285,6 +309,11 @@ def test_standardise_scores_is_the_plain_formula_bit_for_bit():
     got = standardise_scores(s)
     np.testing.assert_array_equal(got, expected)
     assert not got[4].any() and np.array_equal(s, before)  # the input is not modified
+    # a row holding a NaN or an inf becomes 0, as the plain formula makes it; the others are unchanged
+    s[6, 3], s[7, 0] = np.nan, np.inf
+    got = standardise_scores(s)
+    assert not got[6].any() and not got[7].any() and np.isfinite(got).all()
+    np.testing.assert_array_equal(np.delete(got, [6, 7], axis=0), np.delete(expected, [6, 7], axis=0))
 
 
 def test_nystrom_kernel_map_scores_in_float32_close_to_float64():
@@ -295,3 +324,51 @@ def test_nystrom_kernel_map_scores_in_float32_close_to_float64():
     got = m.score(data, idx)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, exact64, rtol=1e-5, atol=1e-6)
+    # the float32 product ran, not the float64 one rounded at the end
+    k = m._kernel(data, idx)
+    np.testing.assert_array_equal(got, k.astype(np.float32) @ m.arrays_["A"])
+    assert not np.array_equal(got, exact64.astype(np.float32))
+    # the exact map keeps its float64 product
+    exact = make_method("kernel_map").fit(data)
+    assert exact.meta_["landmarks"] is None
+    np.testing.assert_array_equal(
+        exact.score(data, idx), (exact._kernel(data, idx) @ exact.arrays_["A"].astype(np.float64)).astype(np.float32))
+
+
+def test_score_fusion_alpha_scan_leaves_its_cached_scores_untouched():
+    data = make_synthetic_data(seed=5)
+    comps = {name: make_method(name).fit(data) for name in ("cd_ridge", "emcdr")}
+    fused = make_method("score_fusion", components=["cd_ridge", "emcdr"]).fit(data, fitted=comps)
+    idx = data.cold_valid_idx
+    fresh = {}
+    for a in (0.2, 0.7):
+        fused.meta_["alpha"] = a
+        fresh[a] = fused.score(data, idx)
+    fused._scan_cache = {}  # as during fit: the pair is cached at the first α and reused at the next
+    try:
+        for a in (0.2, 0.7, 0.2):
+            fused.meta_["alpha"] = a
+            np.testing.assert_array_equal(fused.score(data, idx), fresh[a])
+    finally:
+        fused._scan_cache = None
+
+
+def test_make_adamw_falls_back_where_this_torch_has_no_fused_kernel(monkeypatch):
+    import torch
+
+    from rec_helpers.transfer.training import make_adamw
+
+    module = torch.nn.Linear(4, 3)
+    assert make_adamw(module, lr=1e-3, weight_decay=0.0, fused=True).defaults["fused"] is True
+    assert not make_adamw(module, lr=1e-3, weight_decay=0.0, fused=False).defaults["fused"]
+    original = torch.optim.AdamW
+
+    def old_torch(params, **kw):  # torch < 2.4 on CPU
+        if kw.get("fused"):
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                               "supported devices: ['cuda']")
+        return original(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "AdamW", old_torch)
+    opt = make_adamw(module, lr=1e-3, weight_decay=0.0, fused=True)
+    assert not opt.defaults["fused"] and opt.defaults["lr"] == 1e-3

@@ -32,14 +32,17 @@ DEFAULT_COMPONENTS = ("vae", "kernel_map")
 
 
 def standardise_scores(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores: (s − row mean) / row sd (rows with sd 0 become 0)."""
+    """Per-row z-scores: (s − row mean) / row sd (rows with sd 0, or with a NaN or inf, become 0)."""
     # in place on one float64 copy (the same arithmetic as (s − mean) / sd, bit for bit): a 2,048-user
     # chunk at 10⁵ items is 1 GB in float64, and every temporary array of that size costs its page faults
     s = np.array(scores, dtype=np.float64)
-    s -= s.mean(axis=1, keepdims=True)
-    sd = s.std(axis=1, keepdims=True)
-    # a row with sd 0 is all zeros once centred, so it stays 0
-    return np.divide(s, sd, out=s, where=sd > 0)
+    with np.errstate(invalid="ignore"):  # inf − inf in a row with an inf: that row becomes 0 below
+        s -= s.mean(axis=1, keepdims=True)
+        sd = s.std(axis=1, keepdims=True)
+    ok = sd > 0  # False for sd 0 and for a NaN sd (a row holding a NaN or an inf)
+    np.divide(s, sd, out=s, where=ok)
+    s[~ok[:, 0]] = 0.0  # such a row is not divided, and may hold tiny residues or NaNs: make it 0
+    return s
 
 
 class ScoreFusion(TransferMethod):

@@ -111,8 +111,10 @@ def rows_tensor(x: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     """A batch of sparse rows (float32) as a dense tensor, or as a sparse COO tensor when wider than
     :data:`SPARSE_INPUT_WIDTH` columns (a wide source catalogue: cost ∝ non-zeros)."""
     if x.shape[1] > SPARSE_INPUT_WIDTH:
-        x = sp.csr_matrix(x)
-        x.sum_duplicates()  # canonical CSR: rows in order, sorted unique columns = a coalesced COO
+        x = sp.csr_matrix(x)  # shares the caller's arrays when x is CSR already
+        if not x.has_canonical_format:
+            x = x.copy()  # sum_duplicates works in place: never reorder the caller's matrix
+            x.sum_duplicates()  # canonical CSR: rows in order, sorted unique columns = a coalesced COO
         coo = x.tocoo()
         return torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data.astype(np.float32), coo.shape,
                                        device=device, check_invariants=False, is_coalesced=True)
@@ -131,6 +133,17 @@ def sparse_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     (rows, cols), values = x.indices(), x.values()
     offsets = torch.searchsorted(rows, torch.arange(x.shape[0], device=rows.device))
     return F.embedding_bag(cols, weight.T.contiguous(), offsets, mode="sum", per_sample_weights=values)
+
+
+def make_adamw(module: nn.Module, lr: float, weight_decay: float, fused: bool) -> torch.optim.AdamW:
+    """AdamW over ``module``'s parameters, with the fused kernel when ``fused`` and this torch has it
+    for the parameters' device (CPU since torch 2.4); otherwise the per-tensor loop, the same update."""
+    if fused:
+        try:
+            return torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+        except RuntimeError:  # torch < 2.4 on CPU: "fused=True requires ... supported devices"
+            pass
+    return torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def train_loop(
@@ -156,8 +169,7 @@ def train_loop(
     """
     rng = np.random.default_rng(seed)
     n_params = sum(p.numel() for p in module.parameters())
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay,
-                            fused=True if n_params >= FUSED_ADAMW_MIN_PARAMS else None)
+    opt = make_adamw(module, lr=lr, weight_decay=weight_decay, fused=n_params >= FUSED_ADAMW_MIN_PARAMS)
     bs = len(train_idx) if not batch_size else int(batch_size)
     hist: dict = {"loss": [], "valid_ndcg@10": [], "best_epoch": None,
                   "best_valid_ndcg@10": None, "epochs_run": 0, "stopped_early": False}
