@@ -372,3 +372,24 @@ def test_make_adamw_falls_back_where_this_torch_has_no_fused_kernel(monkeypatch)
     monkeypatch.setattr(torch.optim, "AdamW", old_torch)
     opt = make_adamw(module, lr=1e-3, weight_decay=0.0, fused=True)
     assert not opt.defaults["fused"] and opt.defaults["lr"] == 1e-3
+
+
+def _page_aligned_after_import(env: dict) -> str:
+    import subprocess
+    import sys
+
+    code = ("import os, rec_helpers, torch; t = torch.empty(4 << 20, dtype=torch.uint8); "
+            "print(os.environ['THP_MEM_ALLOC_ENABLE'], t.data_ptr() % 4096 == 0)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_importing_rec_helpers_first_puts_large_tensors_on_huge_pages():
+    """rec_helpers sets THP_MEM_ALLOC_ENABLE before torch starts: a 4 MB tensor then takes torch's
+    huge-page path (page-aligned, then madvised); a user's own setting (0) wins and leaves the ordinary
+    64-byte alignment (glibc's mmap header makes such a pointer 64 mod 4096)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    assert _page_aligned_after_import(env) == "1 True"
+    assert _page_aligned_after_import({**env, "THP_MEM_ALLOC_ENABLE": "0"}) == "0 False"
