@@ -41,6 +41,7 @@ DEFAULT_POSITIVE_THRESHOLD = _YAML["data"]["positive_threshold"]
 DEFAULT_K, DEFAULT_TOP_N = tuple(_YAML["evaluation"]["ks"]), _YAML["evaluation"]["top_n"]
 DEFAULT_MODEL, DEFAULT_POOLING, DEFAULT_MAX_LENGTH, DEFAULT_BATCH_SIZE, DEFAULT_ITEM_TEMPLATE = (
     _YAML["encoder"][k] for k in ("model", "pooling", "max_length", "batch_size", "template"))
+DEFAULT_THREADS = _YAML["transfer"]["threads"]  # torch threads per fit (transfer.training.torch_threads)
 
 # --- the headline metric: reported first, compared between methods, tuned on cold_valid --------
 HEADLINE_K = 10
@@ -72,3 +73,4 @@ WHEELS = {
         "sha256": "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
     },
 }
+

@@ -6,6 +6,7 @@ reused afterwards; a run folder built with other parameters is never overwritten
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import json
 import os
@@ -13,14 +14,14 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import whitening
 from .config import config_hash, load_config
-from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_SCORE, COL_TEXT, COL_TITLE
+from .constants import COL_DOMAIN, COL_GENRES, COL_ITEM, COL_SCORE, COL_TEXT, COL_TITLE, DEFAULT_THREADS
 from .errors import ConfigError, RunFolderError
 from .interest import l2_normalise
 from .paths import resolve, resolve_run_dir
@@ -341,7 +342,7 @@ def transfer_data(ctx: Context, control: bool = False):
 
 
 def method_params(cfg: Mapping, name: str) -> dict:
-    """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed and device."""
+    """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed, device and torch threads."""
     from .transfer.registry import METHODS
 
     if name not in METHODS:
@@ -351,10 +352,22 @@ def method_params(cfg: Mapping, name: str) -> dict:
     if "component_params" in accepted:  # score fusion: components as configured in their sections
         comps = params.get("components") or METHODS[name]().components
         params.setdefault("component_params", {c: dict(cfg["transfer"].get(c) or {}) for c in comps})
-    for key, value in (("seed", int(cfg["seed"])), ("device", cfg["transfer"].get("device", "auto"))):
+    for key, value in (("seed", int(cfg["seed"])), ("device", cfg["transfer"].get("device", "auto")),
+                       ("threads", cfg["transfer"].get("threads", DEFAULT_THREADS))):
         if key in accepted:
             params.setdefault(key, value)
     return params
+
+
+def _method_step(ctx: Context, name: str, control: bool) -> tuple[str, str, list[str], dict]:
+    """(key, config hash, files, parameters) of the run-folder step that holds method ``name``
+    (or its text control)."""
+    params = method_params(ctx.config, name)
+    key = name + (CONTROL_SUFFIX if control else "")
+    # (a method fitted on BERT vectors keeps the hash it had before controls existed)
+    h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params,
+                     **({"control": "random"} if control else {})})
+    return key, h, [f"{LAYOUT.model(key)}/config.json", LAYOUT.ranking(key)], params
 
 
 def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool = False):
@@ -367,25 +380,27 @@ def ensure_method(ctx: Context, name: str, progress: bool = True, control: bool 
     """
     from .transfer.registry import load_method
 
-    params = method_params(ctx.config, name)
-    key = name + (CONTROL_SUFFIX if control else "")
-    # (a method fitted on BERT vectors keeps the hash it had before controls existed)
-    h = config_hash({**{k: ctx.config[k] for k in EMBED_SECTIONS}, "params": params,
-                     **({"control": "random"} if control else {})})
-    files = [f"{LAYOUT.model(key)}/config.json", LAYOUT.ranking(key)]
+    key, h, files, params = _method_step(ctx, name, control)
     return run_step(ctx, f"method:{key}", h, files,
                     lambda: load_method(ctx.run.file(LAYOUT.model(key)), model_cache_root(ctx)),
                     lambda: _fit_method(ctx, name, key, params, progress, control))
 
 
 def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool, control: bool):
-    """The build of :func:`ensure_method`: from the model cache or a fresh fit, then rankings."""
+    """The build of :func:`ensure_method`: from a worker's fit (:func:`_fits_in_workers`), the model
+    cache or a fresh fit, then rankings."""
+    from .fit_workers import wait
     from .transfer.registry import METHODS, load_method, make_method
 
     data = transfer_data(ctx, control=control)
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
     cached = model_cache_dir(ctx, key, params, data)
+    workers = ctx.cache.get(WORKER_FITS)
+    if workers is not None and key in workers.jobs:  # fitted by a worker into the model cache (or a temporary folder)
+        result, saved = workers.take(key)
+        fit_s = wait(result, key, progress)
+        return _record_method(ctx, key, load_method(saved), data, fit_s=fit_s, cache_hit=False, cached=cached)
     if cached is not None and (cached / "config.json").is_file():
         return _record_method(ctx, key, load_method(cached), data, fit_s=0.0, cache_hit=True, cached=cached)
     method = make_method(name, **params)
@@ -402,6 +417,73 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
         with atomic_path(cached) as tmp:
             method.save(tmp)
     return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False, cached=cached)
+
+
+WORKER_FITS = "worker_fits"  # ctx.cache: the _WorkerFits of the ensure_methods call under way
+
+
+@dataclass
+class _WorkerFits:
+    """The fits handed to worker processes: ``jobs`` {key: (name, params, data, folder to save into)},
+    all queued at the first :meth:`take` (see :func:`_fits_in_workers`), and their pending results."""
+
+    pool: Any
+    jobs: dict
+    pending: dict = field(default_factory=dict)
+
+    def take(self, key: str):
+        """(the pending result, the folder it saves into) of ``key``, queuing every job at the first call."""
+        if not self.pending:
+            self.pending = {k: (self.pool.submit(name, params, data, saved), saved)
+                            for k, (name, params, data, saved) in self.jobs.items()}
+        del self.jobs[key]
+        return self.pending.pop(key)
+
+
+@contextlib.contextmanager
+def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator[None]:
+    """Fit the trained (torch) methods among ``jobs`` ((name, control) pairs) in ``transfer.n_jobs``
+    worker processes (:mod:`rec_helpers.fit_workers`) while the block runs: its :func:`ensure_method`
+    calls take those fits instead of fitting one after another.
+
+    Not handed over: steps already in the run folder, models already in the model cache, and closed
+    forms (seconds each, on every core of this process). The workers start at once (a fresh
+    interpreter takes a few seconds) but get their fits only when the block asks for the first one,
+    after the closed forms, so that the two never compete for the cores. With fewer than two such
+    fits, or ``n_jobs`` 1, no worker starts and the block fits as before. A worker saves its model
+    into the model cache (or, with the cache off, a temporary folder removed at the end)."""
+    import tempfile
+
+    from .fit_workers import FitPool, resolve_n_jobs
+    from .transfer.registry import METHODS
+    from .transfer.training import TorchMethod, resolve_device
+
+    tr = ctx.config["transfer"]
+    todo = {}
+    for name, control in jobs:
+        if not issubclass(METHODS[name], TorchMethod):
+            continue
+        key, h, files, params = _method_step(ctx, name, control)
+        done = ctx.run.manifest.get("steps", {}).get(f"method:{key}")
+        if done and done.get("config_hash") == h and all(ctx.run.has(f) for f in files):
+            continue
+        params = {**params, "progress": False}
+        data = transfer_data(ctx, control=control)
+        cached = model_cache_dir(ctx, key, params, data)
+        if cached is None or not (cached / "config.json").is_file():
+            todo[key] = (name, params, data, cached)
+    n_jobs = min(len(todo), resolve_n_jobs(tr.get("n_jobs", "auto"), tr.get("threads", DEFAULT_THREADS),
+                                           resolve_device(tr.get("device", "auto")).type))
+    if n_jobs < 2 or WORKER_FITS in ctx.cache:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="rec-suite-fits-") as tmp, FitPool(n_jobs) as pool:
+        ctx.cache[WORKER_FITS] = _WorkerFits(pool, {key: (name, params, data, Path(tmp) / key if cached is None else cached)
+                                                    for key, (name, params, data, cached) in todo.items()})
+        try:
+            yield
+        finally:
+            del ctx.cache[WORKER_FITS]
 
 
 def fit_cached(ctx: Context, method, data):
@@ -557,11 +639,14 @@ def text_control_methods(ctx: Context, methods: Sequence[str] | None = None) -> 
 def ensure_methods(ctx: Context, methods: Sequence[str] | None = None, progress: bool = True) -> dict:
     """Fit (or reload) each method of ``methods`` (default: ``transfer.methods``) and the text control
     of each one that reads BERT vectors, saving their rankings (:func:`ensure_method`); return the
-    fitted models by name (controls as ``<name>__random``)."""
+    fitted models by name (controls as ``<name>__random``). The trained ones are fitted side by side
+    in worker processes (``transfer.n_jobs``, :func:`_fits_in_workers`)."""
     names = list(methods or ctx.config["transfer"]["methods"])
-    out = {n: ensure_method(ctx, n, progress=progress) for n in names}
-    for n in text_control_methods(ctx, names):
-        out[n + CONTROL_SUFFIX] = ensure_method(ctx, n, progress=progress, control=True)
+    controls = text_control_methods(ctx, names)
+    with _fits_in_workers(ctx, [(n, False) for n in names] + [(n, True) for n in controls]):
+        out = {n: ensure_method(ctx, n, progress=progress) for n in names}
+        for n in controls:
+            out[n + CONTROL_SUFFIX] = ensure_method(ctx, n, progress=progress, control=True)
     return out
 
 

@@ -19,7 +19,7 @@ The new-item scenario (issue 5)
 
    - zero_shot: cos(u_s, e_new), exactly as for an old item;
    - fusion, adapter (two-tower): ⟨f(u'), g(e_new)⟩ + b_new with the item tower on the vector,
-     the free item embedding at 0 (its initial value) and b_new = the **mean** of the fitted
+     the free item embedding at 0 (the mean of its random start) and b_new = the **mean** of the fitted
      item biases (a new item is treated as an average item; see ``bias``; ``bias="calibrated"``
      picks the mean, a quantile or "mapped" on cold_valid with pseudo-new items,
      :func:`calibrate_new_item_bias`; "mapped": the item embedding and bias are mapped from the

@@ -115,7 +115,7 @@ MOVIELENS_GENRES = (
     "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 TIDY_COLUMNS = ("user", "item", "rating", "timestamp", "title", "year", "genres")
-TRANSFER_KEYS = ("methods", "device", "model_cache", "model_store")
+TRANSFER_KEYS = ("methods", "device", "threads", "n_jobs", "model_cache", "model_store")
 
 
 def _is_int(v) -> bool:
@@ -368,6 +368,12 @@ def _check_transfer(cfg: Mapping) -> None:
         raise ConfigError(f"transfer.model_store must be 'reference' or 'copy', got {store!r}{_hint(store, ('reference', 'copy'))}. "
                           "Fix: reference keeps run folders small (the model state stays in the model cache); "
                           "copy puts every model's state inside the run folder.")
+    _int_at_least(cfg, "transfer", "threads", 1, none_ok=True,
+                  why="torch threads per fit; null leaves torch's own setting (every core)")
+    n_jobs = tr.get("n_jobs", "auto")
+    if n_jobs != "auto" and (not _is_int(n_jobs) or n_jobs < 1):
+        raise ConfigError(f"transfer.n_jobs must be 'auto' or an integer >= 1, got {n_jobs!r}. Fix: 'auto' runs "
+                          "one fit per core side by side; 1 fits one method after another in the notebook's process.")
     device = tr.get("device", "auto")
     try:
         resolve_device(device)

@@ -111,8 +111,9 @@ def synthetic_overrides(synthetic_csv: dict[str, Path]) -> dict:
                  "interactions": str(synthetic_csv["interactions"]),
                  "items": str(synthetic_csv["items"])},
         "split": {"min_source_positives": 5, "min_target_positives": 5},
-        # every fit in the tests is a real fit (tests/test_pipeline.py tests the model cache itself)
-        "transfer": {"model_cache": False},
+        # every fit in the tests is a real fit (tests/test_pipeline.py tests the model cache itself), in the
+        # test's own process (tests/test_fit_workers.py tests the worker processes)
+        "transfer": {"model_cache": False, "n_jobs": 1},
     }
 
 

@@ -327,6 +327,31 @@ def test_id_channel_learns_and_can_be_switched_off(data):
     assert positives.module_.id_weight.shape[1] == data.n_source
 
 
+def test_item_embeddings_start_random_by_seed(data):
+    """item_init: the free item embeddings start at N(0, item_init²), drawn from the fit's seeded
+    generator (the same seed, the same start and the same fit); item_init 0 starts them at zero."""
+    import torch
+    from rec_helpers.transfer.training import seeded
+
+    def start(seed: int, std: float) -> np.ndarray:
+        m = build("adapter", seed=seed, item_init=std)
+        with seeded(seed):
+            m._prepare(data)
+            return m._build().scorer.item_emb.detach().numpy()
+
+    emb = start(1, 0.3)
+    assert emb.shape == (data.n_target, build("adapter").out_dim)
+    assert abs(float(emb.std()) - 0.3) < 0.05 and abs(float(emb.mean())) < 0.05
+    np.testing.assert_array_equal(emb, start(1, 0.3))
+    assert not np.array_equal(emb, start(2, 0.3))
+    assert not start(1, 0.0).any()
+    a, b = build("fusion", seed=6, item_init=0.2).fit(data), build("fusion", seed=6, item_init=0.2).fit(data)
+    np.testing.assert_array_equal(a.score(data, data.cold_test_idx), b.score(data, data.cold_test_idx))
+    zero = build("fusion", seed=6, item_init=0.0).fit(data)
+    assert not np.array_equal(a.score(data, data.cold_test_idx), zero.score(data, data.cold_test_idx))
+    assert isinstance(a.module_.scorer.item_emb, torch.nn.Parameter)
+
+
 def test_id_channel_reads_only_the_source_side(data):
     """Cold users' scores depend on their source rows, never on their hidden target rows."""
     import scipy.sparse as sp

@@ -36,6 +36,7 @@ from rec_helpers.transfer import METHODS, make_method, make_synthetic_data
     ("score_fusion", {"alpha_grid": [0.5, 1.5]}, "alpha_grid"),
     ("fusion", {"id_input": "ids"}, "id_input"),
     ("adapter", {"whiten": -0.5}, "whiten"),
+    ("fusion", {"item_init": -0.1}, "item_init"),
 ])
 def test_bad_params(name, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -122,7 +122,7 @@ def new_item_parameters(z_items: np.ndarray, embeddings: np.ndarray | None, bias
     ``z_items`` / ``z_new``: the model's standardised vectors of its catalogue / of the new items;
     ``embeddings``, ``biases``: its fitted free item embeddings (None when it has none) and item biases.
 
-    - ``"mean"`` or a quantile: no embedding (0, its initial value) and one bias for every new
+    - ``"mean"`` or a quantile: no embedding (0, the mean of its random start) and one bias for every new
       item (:func:`unseen_item_bias`);
     - ``"mapped"``: a ridge map from the item vector to [embedding | bias], fitted on the catalogue
       rows ``fit_items`` (default: all; calibration leaves its pseudo-new items out), applied to

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..constants import DEFAULT_SEED
+from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
 from ..runfolder import to_jsonable
 from .base import TransferMethod, check_grid, scan_grid, valid_ndcg
@@ -53,7 +53,7 @@ class ScoreFusion(TransferMethod):
     def __init__(self, components: Sequence[str] = DEFAULT_COMPONENTS,
                  component_params: Mapping[str, Mapping[str, Any]] | None = None,
                  alpha_grid: Sequence[float] = DEFAULT_ALPHA_GRID, seed: int = DEFAULT_SEED,
-                 device: str = "auto", progress: bool = True) -> None:
+                 device: str = "auto", progress: bool = True, threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__()
         from .registry import METHODS  # late import: registry imports us
 
@@ -71,7 +71,7 @@ class ScoreFusion(TransferMethod):
             raise ConfigError(f"component_params has {extra}, which are not in components {comps}.")
         self.components, self.component_params = tuple(comps), params
         self.alpha_grid, self.seed, self.device = check_grid("alpha_grid", alpha_grid, 0, 1), int(seed), device
-        self.progress = bool(progress)
+        self.progress, self.threads = bool(progress), threads
         self.models_: list[TransferMethod] = []
         self._scan_cache: dict | None = None
         self._check_component_params()
@@ -81,7 +81,8 @@ class ScoreFusion(TransferMethod):
 
         kwargs = dict(self.component_params.get(name, {}))
         accepted = METHODS[name].param_names()
-        for key, value in (("seed", self.seed), ("device", self.device), ("progress", self.progress)):
+        for key, value in (("seed", self.seed), ("device", self.device), ("progress", self.progress),
+                           ("threads", self.threads)):
             if key in accepted:
                 kwargs.setdefault(key, value)
         return kwargs

@@ -6,6 +6,7 @@ and state_dict persistence. Early stopping watches NDCG@10 on cold_valid users.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from typing import Callable, Iterator
 
@@ -16,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from ..constants import DEFAULT_SEED
+from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
 from .base import TransferMethod, check_choice, check_range, item_matrix, new_item_parameters, valid_ndcg
 from .data import TransferData
@@ -34,6 +35,15 @@ SPARSE_INPUT_WIDTH = 16_384
 FUSED_ADAMW_MIN_PARAMS = 4_000_000
 
 
+def _set_deterministic(mode: bool, warn_only: bool) -> None:
+    """torch.use_deterministic_algorithms without its import of torch._inductor (2.4 s, once per process,
+    to set a flag of the compiler that eager fits never use); the public call when that is not possible."""
+    if "torch._inductor.config" not in sys.modules and hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Seed torch for the block and turn on deterministic algorithms; restore both after."""
@@ -42,11 +52,29 @@ def seeded(seed: int) -> Iterator[None]:
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _set_deterministic(True, warn_only=True)
         try:
             yield
         finally:
-            torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+            _set_deterministic(prev, warn_only=prev_warn)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block on ``n`` torch CPU threads (None: leave torch's setting); restore after.
+
+    Why fits fix it: a matrix product split over another number of threads sums in another order,
+    and a few hundred training steps carry those last-bit differences into visibly different
+    models (adapter scores up to 2.4 apart between 1 and 2 threads on ML-1M). With a fixed number,
+    a seed gives the same model on a 2-core laptop and on a 16-core server."""
+    prev = torch.get_num_threads()
+    if n is not None and n != prev:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != prev:
+            torch.set_num_threads(prev)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -229,8 +257,12 @@ class TorchMethod(TransferMethod):
 
     def __init__(self, *, epochs: int, batch_size: int | None, lr: float, weight_decay: float,
                  patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True, softmax_items: int | None = None) -> None:
+                 progress: bool = True, softmax_items: int | None = None,
+                 threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__()
+        if threads is not None:
+            check_range("threads", threads, 1)
+        self.threads = None if threads is None else int(threads)
         if softmax_items is not None:
             check_range("softmax_items", softmax_items, 1)
         self.softmax_items = None if softmax_items is None else int(softmax_items)
@@ -283,7 +315,7 @@ class TorchMethod(TransferMethod):
         self._check_train_data(data)
         start = time.perf_counter()
         self.history_ = {}
-        with seeded(self.seed):
+        with seeded(self.seed), torch_threads(self.threads):
             self._prepare(data)
             self.module_ = self._build().to(self.torch_device)
             self._initialise(data)
@@ -306,8 +338,9 @@ class TorchMethod(TransferMethod):
         self._check_fitted(data)
         self.module_.eval()
         idx = np.asarray(user_idx, dtype=np.int64)
-        out = [self._forward_scores(data, idx[lo:lo + SCORE_BATCH]).float().cpu().numpy()
-               for lo in range(0, len(idx), SCORE_BATCH)]
+        with torch_threads(self.threads):  # the fit's threads: the same scores wherever they are computed
+            out = [self._forward_scores(data, idx[lo:lo + SCORE_BATCH]).float().cpu().numpy()
+                   for lo in range(0, len(idx), SCORE_BATCH)]
         return np.concatenate(out) if out else np.zeros((0, data.n_target), np.float32)
 
     @torch.no_grad()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..constants import DEFAULT_SEED
+from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from .base import check_choice, check_range
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
@@ -142,10 +142,11 @@ class VAE(TorchMethod):
                  epochs: int = 100,
                  batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 8, seed: int = DEFAULT_SEED, device: str = "auto",
-                 progress: bool = True, softmax_items: int | None = None) -> None:
+                 progress: bool = True, softmax_items: int | None = None,
+                 threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          patience=patience, seed=seed, device=device, progress=progress,
-                         softmax_items=softmax_items)
+                         softmax_items=softmax_items, threads=threads)
         check_range("hidden", hidden, 1)
         check_range("latent_dim", latent_dim, 1)
         check_range("beta_cap", beta_cap, 0)
