@@ -41,7 +41,7 @@ DEFAULT_POSITIVE_THRESHOLD = _YAML["data"]["positive_threshold"]
 DEFAULT_K, DEFAULT_TOP_N = tuple(_YAML["evaluation"]["ks"]), _YAML["evaluation"]["top_n"]
 DEFAULT_MODEL, DEFAULT_POOLING, DEFAULT_MAX_LENGTH, DEFAULT_BATCH_SIZE, DEFAULT_ITEM_TEMPLATE = (
     _YAML["encoder"][k] for k in ("model", "pooling", "max_length", "batch_size", "template"))
-DEFAULT_THREADS = _YAML["transfer"]["threads"]  # torch threads per fit (transfer.training.torch_threads)
+DEFAULT_THREADS = _YAML["transfer"]["threads"]  # CPU threads of every fit and score (transfer.base.compute_threads)
 
 # --- the headline metric: reported first, compared between methods, tuned on cold_valid --------
 HEADLINE_K = 10

@@ -396,9 +396,9 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
     cached = model_cache_dir(ctx, key, params, data)
-    workers = ctx.cache.get(WORKER_FITS)
-    if workers is not None and key in workers.jobs:  # fitted by a worker into the model cache (or a temporary folder)
-        result, saved = workers.take(key)
+    job = ctx.cache.get(WORKER_FITS, {}).pop(key, None)
+    if job is not None:  # fitted by a worker into the model cache (or a temporary folder)
+        result, saved = job
         fit_s = wait(result, key, progress)
         return _record_method(ctx, key, load_method(saved), data, fit_s=fit_s, cache_hit=False, cached=cached)
     if cached is not None and (cached / "config.json").is_file():
@@ -419,25 +419,7 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False, cached=cached)
 
 
-WORKER_FITS = "worker_fits"  # ctx.cache: the _WorkerFits of the ensure_methods call under way
-
-
-@dataclass
-class _WorkerFits:
-    """The fits handed to worker processes: ``jobs`` {key: (name, params, data, folder to save into)},
-    all queued at the first :meth:`take` (see :func:`_fits_in_workers`), and their pending results."""
-
-    pool: Any
-    jobs: dict
-    pending: dict = field(default_factory=dict)
-
-    def take(self, key: str):
-        """(the pending result, the folder it saves into) of ``key``, queuing every job at the first call."""
-        if not self.pending:
-            self.pending = {k: (self.pool.submit(name, params, data, saved), saved)
-                            for k, (name, params, data, saved) in self.jobs.items()}
-        del self.jobs[key]
-        return self.pending.pop(key)
+WORKER_FITS = "worker_fits"  # ctx.cache: {key: (a worker's pending result, the folder it saves into)}
 
 
 @contextlib.contextmanager
@@ -447,11 +429,10 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
     calls take those fits instead of fitting one after another.
 
     Not handed over: steps already in the run folder, models already in the model cache, and closed
-    forms (seconds each, on every core of this process). The workers start at once (a fresh
-    interpreter takes a few seconds) but get their fits only when the block asks for the first one,
-    after the closed forms, so that the two never compete for the cores. With fewer than two such
-    fits, or ``n_jobs`` 1, no worker starts and the block fits as before. A worker saves its model
-    into the model cache (or, with the cache off, a temporary folder removed at the end)."""
+    forms (seconds each; they run in this process meanwhile, on the same ``transfer.threads``, so the
+    workers and this process share the cores without waiting on each other's threads). With fewer
+    than two such fits, or ``n_jobs`` 1, no worker starts and the block fits as before. A worker
+    saves its model into the model cache (or, with the cache off, a temporary folder removed at the end)."""
     import tempfile
 
     from .fit_workers import FitPool, resolve_n_jobs
@@ -459,7 +440,7 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
     from .transfer.training import TorchMethod, resolve_device
 
     tr = ctx.config["transfer"]
-    todo = {}
+    todo = []
     for name, control in jobs:
         if not issubclass(METHODS[name], TorchMethod):
             continue
@@ -471,15 +452,19 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
         data = transfer_data(ctx, control=control)
         cached = model_cache_dir(ctx, key, params, data)
         if cached is None or not (cached / "config.json").is_file():
-            todo[key] = (name, params, data, cached)
+            todo.append((key, name, params, data, cached))
     n_jobs = min(len(todo), resolve_n_jobs(tr.get("n_jobs", "auto"), tr.get("threads", DEFAULT_THREADS),
                                            resolve_device(tr.get("device", "auto")).type))
     if n_jobs < 2 or WORKER_FITS in ctx.cache:
         yield
         return
+    # the longest fits first (the VAE trains the most epochs), so that no worker is left with a long one at the end
+    todo.sort(key=lambda job: {"vae": 0}.get(job[1], 1))
     with tempfile.TemporaryDirectory(prefix="rec-suite-fits-") as tmp, FitPool(n_jobs) as pool:
-        ctx.cache[WORKER_FITS] = _WorkerFits(pool, {key: (name, params, data, Path(tmp) / key if cached is None else cached)
-                                                    for key, (name, params, data, cached) in todo.items()})
+        pending = ctx.cache[WORKER_FITS] = {}
+        for key, name, params, data, cached in todo:
+            saved = Path(tmp) / key if cached is None else cached
+            pending[key] = (pool.submit(name, params, data, saved), saved)
         try:
             yield
         finally:

@@ -369,7 +369,7 @@ def _check_transfer(cfg: Mapping) -> None:
                           "Fix: reference keeps run folders small (the model state stays in the model cache); "
                           "copy puts every model's state inside the run folder.")
     _int_at_least(cfg, "transfer", "threads", 1, none_ok=True,
-                  why="torch threads per fit; null leaves torch's own setting (every core)")
+                  why="CPU threads of every fit and score; null leaves torch's and BLAS's own setting (every core)")
     n_jobs = tr.get("n_jobs", "auto")
     if n_jobs != "auto" and (not _is_int(n_jobs) or n_jobs < 1):
         raise ConfigError(f"transfer.n_jobs must be 'auto' or an integer >= 1, got {n_jobs!r}. Fix: 'auto' runs "

@@ -423,3 +423,30 @@ def test_cached_user_parts_give_the_uncached_scores(data, fitted):
         assert len(model._user_cache) == 1
     model.module_.transfer.alpha.fill_(model.alpha_)
     assert model._item_cache is None and model._user_cache is None
+
+
+def test_scan_grid_keeps_the_best_state_instead_of_rebuilding_it():
+    """scan_grid leaves the best grid value set (the first on ties); with ``state`` it puts back what was
+    built for it instead of building it again; a closed form chooses the same λ and map either way."""
+    from rec_helpers.transfer.base import scan_grid
+
+    built, current = [], {}
+    scores = {1: 0.2, 2: 0.5, 3: 0.5, 4: 0.1}
+
+    def set_value(v):
+        built.append(v)
+        current["v"], current["obj"] = v, object()
+
+    best, curve, score = scan_grid([1, 2, 3, 4], set_value, lambda: scores[current["v"]])
+    assert (best, score, current["v"], built) == (2, 0.5, 2, [1, 2, 3, 4, 2])
+    built.clear()
+    kept = {}
+    best, curve, score = scan_grid([1, 2, 3, 4], set_value, lambda: scores[current["v"]],
+                                   state=(lambda: current["obj"], lambda obj: kept.setdefault("obj", obj)))
+    assert built == [1, 2, 3, 4] and best == 2 and curve == {"1": 0.2, "2": 0.5, "3": 0.5, "4": 0.1}
+    assert "obj" in kept
+    data = make_synthetic_data(seed=4)
+    model = build("cd_ridge").fit(data)
+    chosen = model.meta_["l2"]
+    fresh = build("cd_ridge", l2_grid=[chosen]).fit(data)
+    np.testing.assert_array_equal(model.score(data, data.cold_test_idx), fresh.score(data, data.cold_test_idx))

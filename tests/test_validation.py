@@ -165,7 +165,7 @@ CASES = [
     ("transfer-device", lambda t: cfg(transfer={"device": "tpu"}),
      ConfigError, [r"transfer\.device 'tpu' cannot be used", r"'auto', 'cpu' or 'cuda'"]),
     ("transfer-threads-0", lambda t: cfg(transfer={"threads": 0}),
-     ConfigError, [r"transfer\.threads must be an integer >= 1 or null, got 0", r"torch threads per fit"]),
+     ConfigError, [r"transfer\.threads must be an integer >= 1 or null, got 0", r"CPU threads of every fit and score"]),
     ("transfer-n-jobs-0", lambda t: cfg(transfer={"n_jobs": 0}),
      ConfigError, [r"transfer\.n_jobs must be 'auto' or an integer >= 1, got 0", r"1 fits one method after another"]),
     ("transfer-n-jobs-text", lambda t: cfg(transfer={"n_jobs": "many"}),

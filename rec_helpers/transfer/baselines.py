@@ -10,10 +10,10 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import svds
 
-from ..constants import DEFAULT_SEED
+from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
 from ..interest import l2_normalise
-from .base import TransferMethod, check_choice, check_grid, check_range, scan_grid, valid_ndcg
+from .base import TransferMethod, check_choice, check_grid, check_range, check_threads, on_threads, scan_grid, valid_ndcg
 from .data import SOURCE_INPUTS, TransferData
 from .layers import ridge_map
 from .ranking import user_chunks
@@ -34,8 +34,9 @@ class ArrayMethod(TransferMethod):
     arrays sit at other memory addresses, hence other BLAS code paths) scores identically.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__()
+        self.threads = check_threads(threads)  # CPU threads of fit and score (base.compute_threads)
         self.arrays_: dict[str, np.ndarray] = {}
 
     def _state(self) -> dict[str, torch.Tensor]:
@@ -48,7 +49,8 @@ class ArrayMethod(TransferMethod):
     def _tune(self, data: TransferData, grid: Sequence[float], set_value) -> float:
         """Pick the grid value with the best cold_valid NDCG@10 (first one on ties)."""
         best_v, self.history_["valid_curve"], self.history_["best_valid_ndcg@10"] = scan_grid(
-            grid, set_value, lambda: valid_ndcg(self, data))
+            grid, set_value, lambda: valid_ndcg(self, data),
+            state=(lambda: self.arrays_, lambda arrays: setattr(self, "arrays_", arrays)))
         return best_v
 
     def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,
@@ -66,6 +68,10 @@ class Pop(ArrayMethod):
 
     name = "pop"
 
+    def __init__(self, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(threads)
+
+    @on_threads
     def fit(self, data: TransferData) -> "Pop":
         self._check_train_data(data)
         counts = np.asarray(data.X_target_train[data.warm_idx].sum(axis=0)).ravel()
@@ -74,6 +80,7 @@ class Pop(ArrayMethod):
         self.history_ = {"params": {}, "valid_ndcg@10": valid_ndcg(self, data)}
         return self
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         return np.tile(self.arrays_["counts"].astype(np.float32), (len(user_idx), 1))
@@ -84,15 +91,21 @@ class ZeroShot(TransferMethod):
 
     name = "zero_shot"
 
+    def __init__(self, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__()
+        self.threads = check_threads(threads)
+
     @property
     def reads_text(self) -> bool:
         return True
 
+    @on_threads
     def fit(self, data: TransferData) -> "ZeroShot":
         self.meta_ = {"n_target": data.n_target}
         self.history_ = {"params": {}, "valid_ndcg@10": valid_ndcg(self, data)}
         return self
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         u = l2_normalise(data.U_s[np.asarray(user_idx, dtype=np.int64)].astype(np.float64))
@@ -129,8 +142,8 @@ class CDRidge(ArrayMethod):
 
     def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID,
                  source_input: str = "positives", solver: str = "auto", rank: int = 512,
-                 seed: int = DEFAULT_SEED) -> None:
-        super().__init__()
+                 seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(threads)
         self.l2_grid = check_grid("l2_grid", l2_grid)
         if min(self.l2_grid) <= 0:
             raise ConfigError("l2_grid values must be > 0 (λ = 0 makes XsᵀXs singular).")
@@ -146,6 +159,7 @@ class CDRidge(ArrayMethod):
         small = n_source <= EXACT_MAX_SOURCE_COLUMNS and n_source * n_target <= EXACT_MAX_MAP_CELLS
         return "exact" if small else "low_rank"
 
+    @on_threads
     def fit(self, data: TransferData) -> "CDRidge":
         self._check_train_data(data)
         start = time.perf_counter()
@@ -172,6 +186,7 @@ class CDRidge(ArrayMethod):
 
         return self._tune_and_record(data, "l2", self.l2_grid, set_l2, start)
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         x_s = data.source_matrix(self.source_input, user_idx).astype(np.float64)
@@ -192,8 +207,9 @@ class CDRidgeAll(CDRidge):
 
     def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID + (3000.0,),
                  source_input: str = "both", solver: str = "auto", rank: int = 512,
-                 seed: int = DEFAULT_SEED) -> None:
-        super().__init__(l2_grid=l2_grid, source_input=source_input, solver=solver, rank=rank, seed=seed)
+                 seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(l2_grid=l2_grid, source_input=source_input, solver=solver, rank=rank, seed=seed,
+                         threads=threads)
 
 
 class KernelMap(ArrayMethod):
@@ -215,8 +231,8 @@ class KernelMap(ArrayMethod):
 
     def __init__(self, power: int = 2, l2_grid: Sequence[float] = (1.0, 3.0, 10.0),
                  source_input: str = "both", target_all_weight: float = 0.25, landmarks: int = 3000,
-                 seed: int = DEFAULT_SEED) -> None:
-        super().__init__()
+                 seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(threads)
         check_range("power", power, 1)
         self.power = int(power)
         self.l2_grid = check_grid("l2_grid", l2_grid)
@@ -241,6 +257,7 @@ class KernelMap(ArrayMethod):
         y = data.X_target_train[idx].astype(np.float64)
         return y + self.target_all_weight * data.target_seen[idx] if self.target_all_weight else y
 
+    @on_threads
     def fit(self, data: TransferData) -> "KernelMap":
         self._check_train_data(data)
         start = time.perf_counter()
@@ -275,6 +292,7 @@ class KernelMap(ArrayMethod):
 
         return self._tune_and_record(data, "l2", self.l2_grid, set_l2, start)
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         if self.meta_.get("landmarks") is not None:
@@ -307,12 +325,13 @@ class EMCDR(ArrayMethod):
     name = "emcdr"
 
     def __init__(self, rank: int = 64, map_l2_grid: Sequence[float] = DEFAULT_MAP_GRID,
-                 seed: int = DEFAULT_SEED) -> None:
-        super().__init__()
+                 seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(threads)
         check_range("rank", rank, 0, lo_open=True)
         self.rank, self.map_l2_grid = int(rank), check_grid("map_l2_grid", map_l2_grid)
         self.seed = int(seed)
 
+    @on_threads
     def fit(self, data: TransferData) -> "EMCDR":
         self._check_train_data(data)
         start = time.perf_counter()
@@ -330,6 +349,7 @@ class EMCDR(ArrayMethod):
 
         return self._tune_and_record(data, "map_l2", self.map_l2_grid, set_l2, start)
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         a = self.arrays_

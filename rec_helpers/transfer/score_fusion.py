@@ -24,7 +24,7 @@ import torch
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
 from ..runfolder import to_jsonable
-from .base import TransferMethod, check_grid, scan_grid, valid_ndcg
+from .base import TransferMethod, check_grid, check_threads, on_threads, scan_grid, valid_ndcg
 from .data import TransferData
 from .fusion import DEFAULT_ALPHA_GRID
 
@@ -71,7 +71,7 @@ class ScoreFusion(TransferMethod):
             raise ConfigError(f"component_params has {extra}, which are not in components {comps}.")
         self.components, self.component_params = tuple(comps), params
         self.alpha_grid, self.seed, self.device = check_grid("alpha_grid", alpha_grid, 0, 1), int(seed), device
-        self.progress, self.threads = bool(progress), threads
+        self.progress, self.threads = bool(progress), check_threads(threads)
         self.models_: list[TransferMethod] = []
         self._scan_cache: dict | None = None
         self._check_component_params()
@@ -99,6 +99,7 @@ class ScoreFusion(TransferMethod):
         return self._reads_text
 
     # ------------------------------------------------------------------ fit / score
+    @on_threads
     def fit(self, data: TransferData,
             fitted: Mapping[str, TransferMethod] | None = None) -> "ScoreFusion":
         """Fit (or take from ``fitted``) both components, then choose α on cold_valid."""
@@ -137,6 +138,7 @@ class ScoreFusion(TransferMethod):
         self._check_fitted()
         return float(self.meta_["alpha"])
 
+    @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
         a = float(self.meta_["alpha"])

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
-from .base import TransferMethod, check_choice, check_range, item_matrix, new_item_parameters, valid_ndcg
+from .base import (TransferMethod, check_choice, check_range, check_threads, compute_threads, item_matrix,
+                   new_item_parameters, valid_ndcg)
 from .data import TransferData
 
 LossFn = Callable[[np.ndarray, int], torch.Tensor]  # (batch user indices, global step) -> loss
@@ -57,24 +58,6 @@ def seeded(seed: int) -> Iterator[None]:
             yield
         finally:
             _set_deterministic(prev, warn_only=prev_warn)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block on ``n`` torch CPU threads (None: leave torch's setting); restore after.
-
-    Why fits fix it: a matrix product split over another number of threads sums in another order,
-    and a few hundred training steps carry those last-bit differences into visibly different
-    models (adapter scores up to 2.4 apart between 1 and 2 threads on ML-1M). With a fixed number,
-    a seed gives the same model on a 2-core laptop and on a 16-core server."""
-    prev = torch.get_num_threads()
-    if n is not None and n != prev:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != prev:
-            torch.set_num_threads(prev)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -260,9 +243,7 @@ class TorchMethod(TransferMethod):
                  progress: bool = True, softmax_items: int | None = None,
                  threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__()
-        if threads is not None:
-            check_range("threads", threads, 1)
-        self.threads = None if threads is None else int(threads)
+        self.threads = check_threads(threads)
         if softmax_items is not None:
             check_range("softmax_items", softmax_items, 1)
         self.softmax_items = None if softmax_items is None else int(softmax_items)
@@ -315,7 +296,7 @@ class TorchMethod(TransferMethod):
         self._check_train_data(data)
         start = time.perf_counter()
         self.history_ = {}
-        with seeded(self.seed), torch_threads(self.threads):
+        with seeded(self.seed), compute_threads(self.threads):
             self._prepare(data)
             self.module_ = self._build().to(self.torch_device)
             self._initialise(data)
@@ -338,7 +319,7 @@ class TorchMethod(TransferMethod):
         self._check_fitted(data)
         self.module_.eval()
         idx = np.asarray(user_idx, dtype=np.int64)
-        with torch_threads(self.threads):  # the fit's threads: the same scores wherever they are computed
+        with compute_threads(self.threads):  # the fit's threads: the same scores wherever they are computed
             out = [self._forward_scores(data, idx[lo:lo + SCORE_BATCH]).float().cpu().numpy()
                    for lo in range(0, len(idx), SCORE_BATCH)]
         return np.concatenate(out) if out else np.zeros((0, data.n_target), np.float32)

@@ -166,7 +166,7 @@ class InterestTraining:
     patience: int = 5
     seed: int = DEFAULT_SEED
     device: str = "auto"
-    threads: int | None = DEFAULT_THREADS  # torch threads per fit (training.torch_threads); None: torch's setting
+    threads: int | None = DEFAULT_THREADS  # CPU threads of fit and score (base.compute_threads); None: as they are
     progress: bool = True
     softmax_items: int | None = None  # sampled softmax over this many uniform items + positives (None: all)
     id_input: str | None = "both"  # the ID channel's source rows (data.SOURCE_INPUTS); None: no ID channel
