@@ -87,7 +87,7 @@ def run_step(ctx: Context, step: str, h: str, files: Sequence[str], load: Callab
             f"{ctx.run.path} already holds a '{step}' step built with other parameters "
             f"(hash {done.get('config_hash')} vs {h}); it is never overwritten. "
             "Fix: pass a new run_dir (or run_dir=None for an automatic one).")
-    if done and all(ctx.run.has(f) for f in files):
+    if _step_done(ctx, step, h, files):
         return load()
     t0 = time.perf_counter()
     result = build()
@@ -95,6 +95,12 @@ def run_step(ctx: Context, step: str, h: str, files: Sequence[str], load: Callab
     if timing:
         ctx.run.record_timing(timing, time.perf_counter() - t0)
     return result
+
+
+def _step_done(ctx: Context, step: str, h: str, files: Sequence[str]) -> bool:
+    """Whether the run folder holds ``step`` built with config hash ``h``, with all its ``files``."""
+    done = ctx.run.manifest.get("steps", {}).get(step)
+    return bool(done) and done.get("config_hash") == h and all(ctx.run.has(f) for f in files)
 
 
 def resolve_data_paths(data_cfg: Mapping) -> dict:
@@ -342,7 +348,7 @@ def transfer_data(ctx: Context, control: bool = False):
 
 
 def method_params(cfg: Mapping, name: str) -> dict:
-    """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed, device and torch threads."""
+    """Constructor parameters of a method: ``transfer.<name>`` plus the run's seed, device and CPU threads."""
     from .transfer.registry import METHODS
 
     if name not in METHODS:
@@ -445,8 +451,7 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
         if not issubclass(METHODS[name], TorchMethod):
             continue
         key, h, files, params = _method_step(ctx, name, control)
-        done = ctx.run.manifest.get("steps", {}).get(f"method:{key}")
-        if done and done.get("config_hash") == h and all(ctx.run.has(f) for f in files):
+        if _step_done(ctx, f"method:{key}", h, files):
             continue
         params = {**params, "progress": False}
         data = transfer_data(ctx, control=control)
