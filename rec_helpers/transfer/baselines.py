@@ -115,6 +115,7 @@ class ZeroShot(TransferMethod):
     def can_score_items(self) -> bool:
         return True
 
+    @on_threads
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
                     bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
         """cos(u_s, v) for any item vectors v (text only: a new item scores like an old one;

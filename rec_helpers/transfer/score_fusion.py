@@ -157,6 +157,7 @@ class ScoreFusion(TransferMethod):
     def can_score_items(self) -> bool:
         return bool(self.models_) and all(m.can_score_items for m in self.models_)
 
+    @on_threads
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
                     bias: str | float = "mean") -> np.ndarray:
         """Both components' text scores of new items, each standardised with that component's

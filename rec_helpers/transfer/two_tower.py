@@ -24,7 +24,7 @@ from torch import nn
 
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..interest import l2_normalise
-from .base import check_choice, check_range
+from .base import check_choice, check_range, on_threads
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize, Tower, ridge_map
 from .training import (
@@ -349,6 +349,7 @@ class InterestMethod(TorchMethod):
     def can_score_items(self) -> bool:
         return True
 
+    @on_threads
     @torch.no_grad()
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
                     bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
-from .base import check_choice, check_range
+from .base import check_choice, check_range, on_threads
 from .data import SOURCE_INPUTS, TransferData
 from .layers import Standardize
 from .training import (
@@ -221,6 +221,7 @@ class VAE(TorchMethod):
         """Only the text-aware decoder (W = P·E_t) can score an item outside its catalogue."""
         return self.text_decoder
 
+    @on_threads
     @torch.no_grad()
     def score_items(self, data: TransferData, user_idx: np.ndarray, item_vectors: np.ndarray,
                     bias: str | float = "mean", fit_items: np.ndarray | None = None) -> np.ndarray:
