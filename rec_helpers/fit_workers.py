@@ -10,14 +10,17 @@ and the run folder as for a fit of its own (:mod:`rec_helpers.pipeline`), so a m
 worker is the model a fit in the notebook gives (same parameters, seed and threads).
 
 Workers are started with "spawn" (a fresh interpreter: forking a process whose OpenMP threads
-have run can hang the child) and ignore Ctrl-C: the notebook's process stops them.
+have run can hang the child) and ignore Ctrl-C: the notebook's process stops them. A worker that
+dies (out of memory, say) fails its fit with ``BrokenProcessPool`` instead of leaving it waiting, and
+a worker stopped mid-save removes its half-written folder (``atomic_path``; SIGTERM exits cleanly).
 """
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
-from multiprocessing.pool import AsyncResult
+from concurrent.futures import Future, ProcessPoolExecutor, wait as wait_for
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -33,23 +36,22 @@ def cpu_count() -> int:
 
 
 def resolve_n_jobs(n_jobs: int | str | None, threads: int | None = 1, device: str = "cpu") -> int:
-    """Worker processes for ``transfer.n_jobs``: an integer ≥ 1 as given; "auto" (or None): one per
-    ``threads`` cores, at most :data:`MAX_AUTO_JOBS`, and 1 when fits use every core (``threads``
-    None) or a GPU (one device, no gain from sharing it)."""
-    if n_jobs not in (None, "auto"):
-        return int(n_jobs)
+    """Worker processes for ``transfer.n_jobs``: 1 when fits use every core (``threads`` None: a
+    worker's fit would then not be the in-process fit) or a GPU (one device, no gain from sharing it);
+    else an integer ≥ 1 as given, and for "auto" (or None) one per ``threads`` cores, at most
+    :data:`MAX_AUTO_JOBS`."""
     if threads is None or device == "cuda":
         return 1
+    if n_jobs not in (None, "auto"):
+        return int(n_jobs)
     return max(1, min(MAX_AUTO_JOBS, cpu_count() // max(1, int(threads))))
 
 
 def _worker_start() -> None:
-    """In each worker: Ctrl-C is the notebook process's to handle; numpy's BLAS on one thread (the
-    cores are shared out one per worker; torch's threads are set per fit by the method itself)."""
+    """In each worker: Ctrl-C is the notebook process's to handle, and SIGTERM (how it stops the
+    workers) exits through Python, so that a save under way removes its temporary folder."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
 def fit_and_save(name: str, params: Mapping[str, Any], data, out_dir: str) -> float:
@@ -74,30 +76,36 @@ class FitPool:
     def __init__(self, n_jobs: int) -> None:
         import multiprocessing
 
-        self.pool = multiprocessing.get_context("spawn").Pool(int(n_jobs), initializer=_worker_start)
+        self.executor = ProcessPoolExecutor(int(n_jobs), mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_worker_start)
 
-    def submit(self, name: str, params: Mapping[str, Any], data, out_dir: str | Path) -> AsyncResult:
-        """Queue one fit; ``.get()`` on the result waits for it and returns its seconds (or raises its error)."""
-        return self.pool.apply_async(fit_and_save, (name, dict(params), data, str(out_dir)))
+    def submit(self, name: str, params: Mapping[str, Any], data, out_dir: str | Path) -> Future:
+        """Queue one fit; ``.result()`` waits for it and returns its seconds (or raises its error)."""
+        return self.executor.submit(fit_and_save, name, dict(params), data, str(out_dir))
 
     def __enter__(self) -> "FitPool":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.pool.close()
-        else:
-            self.pool.terminate()
-        self.pool.join()
+            self.executor.shutdown(wait=True)
+            return
+        # the executor has no public way to stop a running task: end its processes (SIGTERM)
+        processes = list(getattr(self.executor, "_processes", {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
 
 
-def wait(result: AsyncResult, what: str, progress: bool = True) -> float:
+def wait(result: Future, what: str, progress: bool = True) -> float:
     """A worker's fit seconds, waiting for it with a progress line (``progress``) when it is not done yet."""
-    if progress and not result.ready():
+    if progress and not result.done():
         from tqdm.auto import tqdm
 
         with tqdm(desc=f"{what} (fitting in a worker process)", bar_format="{desc}: {elapsed}", leave=False) as bar:
-            while not result.ready():
-                result.wait(0.5)
+            while not result.done():
+                wait_for([result], timeout=0.5)
                 bar.refresh()
-    return float(result.get())
+    return float(result.result())

@@ -401,14 +401,16 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     data = transfer_data(ctx, control=control)
     if "progress" in METHODS[name].param_names():
         params.setdefault("progress", progress)
-    cached = model_cache_dir(ctx, key, params, data)
+    cached, hit = _model_cache_entry(ctx, key, params, data)
     job = ctx.cache.get(WORKER_FITS, {}).pop(key, None)
     if job is not None:  # fitted by a worker into the model cache (or a temporary folder)
         result, saved = job
         fit_s = wait(result, key, progress)
-        return _record_method(ctx, key, load_method(saved), data, fit_s=fit_s, cache_hit=False, cached=cached)
-    if cached is not None and (cached / "config.json").is_file():
-        return _record_method(ctx, key, load_method(cached), data, fit_s=0.0, cache_hit=True, cached=cached)
+        return _record_method(ctx, key, _as_configured(load_method(saved), params), data, fit_s=fit_s,
+                              cache_hit=False, cached=cached)
+    if hit:
+        return _record_method(ctx, key, _as_configured(load_method(cached), params), data, fit_s=0.0,
+                              cache_hit=True, cached=cached)
     method = make_method(name, **params)
     # score fusion: reuse the run's own fit of a component configured exactly as in its section
     # (a component that reads no text is the same fit in the control, so it is not refitted)
@@ -425,6 +427,22 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False, cached=cached)
 
 
+def _model_cache_entry(ctx: Context, key: str, params: Mapping, data) -> tuple[Path | None, bool]:
+    """(the model-cache folder of this fit or None with the cache off, whether it holds the model)."""
+    cached = model_cache_dir(ctx, key, params, data)
+    return cached, cached is not None and (cached / "config.json").is_file()
+
+
+def _as_configured(method, params: Mapping):
+    """A reloaded method with this run's ``progress`` (the one parameter that does not reach the model
+    cache's key: a model saved by a worker or by another run may have been fitted with another)."""
+    if "progress" in params and hasattr(method, "progress"):
+        method.progress = params["progress"]
+        if isinstance(method.history_.get("params"), dict):
+            method.history_["params"] = {**method.history_["params"], "progress": params["progress"]}
+    return method
+
+
 WORKER_FITS = "worker_fits"  # ctx.cache: {key: (a worker's pending result, the folder it saves into)}
 
 
@@ -435,10 +453,11 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
     calls take those fits instead of fitting one after another.
 
     Not handed over: steps already in the run folder, models already in the model cache, and closed
-    forms (seconds each; they run in this process meanwhile, on the same ``transfer.threads``, so the
-    workers and this process share the cores without waiting on each other's threads). With fewer
-    than two such fits, or ``n_jobs`` 1, no worker starts and the block fits as before. A worker
-    saves its model into the model cache (or, with the cache off, a temporary folder removed at the end)."""
+    forms (seconds each; they run in this process meanwhile, on the same ``transfer.threads``: the
+    cores are shared by one more busy thread than there are cores, but no thread pool waits on a thread
+    that another process holds). With fewer than two such fits, or ``n_jobs`` 1, no worker starts and
+    the block fits as before. A worker saves its model into the model cache (or, with the cache off,
+    a temporary folder removed at the end)."""
     import tempfile
 
     from .fit_workers import FitPool, resolve_n_jobs
@@ -455,8 +474,8 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
             continue
         params = {**params, "progress": False}
         data = transfer_data(ctx, control=control)
-        cached = model_cache_dir(ctx, key, params, data)
-        if cached is None or not (cached / "config.json").is_file():
+        cached, hit = _model_cache_entry(ctx, key, params, data)
+        if not hit:
             todo.append((key, name, params, data, cached))
     n_jobs = min(len(todo), resolve_n_jobs(tr.get("n_jobs", "auto"), tr.get("threads", DEFAULT_THREADS),
                                            resolve_device(tr.get("device", "auto")).type))
@@ -466,14 +485,14 @@ def _fits_in_workers(ctx: Context, jobs: Sequence[tuple[str, bool]]) -> Iterator
     # the longest fits first (the VAE trains the most epochs), so that no worker is left with a long one at the end
     todo.sort(key=lambda job: {"vae": 0}.get(job[1], 1))
     with tempfile.TemporaryDirectory(prefix="rec-suite-fits-") as tmp, FitPool(n_jobs) as pool:
-        pending = ctx.cache[WORKER_FITS] = {}
-        for key, name, params, data, cached in todo:
-            saved = Path(tmp) / key if cached is None else cached
-            pending[key] = (pool.submit(name, params, data, saved), saved)
         try:
+            pending = ctx.cache[WORKER_FITS] = {}
+            for key, name, params, data, cached in todo:
+                saved = Path(tmp) / key if cached is None else cached
+                pending[key] = (pool.submit(name, params, data, saved), saved)
             yield
         finally:
-            del ctx.cache[WORKER_FITS]
+            ctx.cache.pop(WORKER_FITS, None)
 
 
 def fit_cached(ctx: Context, method, data):

@@ -371,9 +371,13 @@ def _check_transfer(cfg: Mapping) -> None:
     _int_at_least(cfg, "transfer", "threads", 1, none_ok=True,
                   why="CPU threads of every fit and score; null leaves torch's and BLAS's own setting (every core)")
     n_jobs = tr.get("n_jobs", "auto")
-    if n_jobs != "auto" and (not _is_int(n_jobs) or n_jobs < 1):
+    if n_jobs not in ("auto", None) and (not _is_int(n_jobs) or n_jobs < 1):
         raise ConfigError(f"transfer.n_jobs must be 'auto' or an integer >= 1, got {n_jobs!r}. Fix: 'auto' runs "
                           "one fit per core side by side; 1 fits one method after another in the notebook's process.")
+    if _is_int(n_jobs) and n_jobs > 1 and tr.get("threads", 1) is None:
+        raise ConfigError(f"transfer.n_jobs {n_jobs} needs transfer.threads set: with threads null each fit takes "
+                          "every core, and a fit in a worker would differ from one in the notebook's process. Fix: "
+                          "threads: 1 (fits side by side) or n_jobs: 1 (one wide fit at a time).")
     device = tr.get("device", "auto")
     try:
         resolve_device(device)

@@ -440,11 +440,16 @@ def test_scan_grid_keeps_the_best_state_instead_of_rebuilding_it():
     best, curve, score = scan_grid([1, 2, 3, 4], set_value, lambda: scores[current["v"]])
     assert (best, score, current["v"], built) == (2, 0.5, 2, [1, 2, 3, 4, 2])
     built.clear()
-    kept = {}
-    best, curve, score = scan_grid([1, 2, 3, 4], set_value, lambda: scores[current["v"]],
-                                   state=(lambda: current["obj"], lambda obj: kept.setdefault("obj", obj)))
+    objects = {}
+
+    def set_and_remember(v):
+        set_value(v)
+        objects[v] = current["obj"]
+
+    best, curve, score = scan_grid([1, 2, 3, 4], set_and_remember, lambda: scores[current["v"]],
+                                   state=(lambda: current["obj"], lambda obj: current.__setitem__("obj", obj)))
     assert built == [1, 2, 3, 4] and best == 2 and curve == {"1": 0.2, "2": 0.5, "3": 0.5, "4": 0.1}
-    assert "obj" in kept
+    assert current["obj"] is objects[2]  # the state built for the best value (2, not the tie 3 or the last 4)
     data = make_synthetic_data(seed=4)
     model = build("cd_ridge").fit(data)
     chosen = model.meta_["l2"]

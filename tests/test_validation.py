@@ -170,6 +170,8 @@ CASES = [
      ConfigError, [r"transfer\.n_jobs must be 'auto' or an integer >= 1, got 0", r"1 fits one method after another"]),
     ("transfer-n-jobs-text", lambda t: cfg(transfer={"n_jobs": "many"}),
      ConfigError, [r"transfer\.n_jobs must be 'auto' or an integer >= 1, got 'many'"]),
+    ("transfer-n-jobs-without-threads", lambda t: cfg(transfer={"n_jobs": 2, "threads": None}),
+     ConfigError, [r"transfer\.n_jobs 2 needs transfer\.threads set", r"threads: 1 \(fits side by side\)"]),
     ("n-resamples-0", lambda t: cfg(evaluation={"n_resamples": 0}),
      ConfigError, [r"evaluation\.n_resamples must be an integer >= 1, got 0"]),
     ("n-resamples-float", lambda t: cfg(evaluation={"n_resamples": 100.5}),

@@ -43,8 +43,10 @@ def compute_threads(n: int | None) -> Iterator[None]:
     sums in another order, and a few hundred training steps carry those last-bit differences into visibly
     different models (adapter scores up to 2.4 apart between 1 and 2 torch threads on ML-1M; a closed
     form's scores 1e-10 apart, enough to swap two tied items). With a fixed number, a seed gives the
-    same model and rankings on a 2-core laptop and on a 16-core server, and fits can run side by side
-    in worker processes (pipeline, ``transfer.n_jobs``) without competing for threads."""
+    same model and rankings on a 2-core laptop and on a 16-core server of the same kind (other CPU
+    instruction sets or BLAS builds can still round differently), and fits can run side by side in
+    worker processes (pipeline, ``transfer.n_jobs``) without competing for threads. The BLAS libraries
+    are those loaded at the first call (numpy's and scipy's)."""
     global _BLAS
     if n is None:
         yield
@@ -79,6 +81,8 @@ def check_threads(threads: int | None) -> int | None:
     """``threads`` as an int ≥ 1 or None; else a :class:`ConfigError`."""
     if threads is None:
         return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ConfigError(f"threads={threads!r} must be an integer >= 1 or None (every core).")
     check_range("threads", threads, 1)
     return int(threads)
 

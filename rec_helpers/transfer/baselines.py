@@ -50,7 +50,7 @@ class ArrayMethod(TransferMethod):
         """Pick the grid value with the best cold_valid NDCG@10 (first one on ties)."""
         best_v, self.history_["valid_curve"], self.history_["best_valid_ndcg@10"] = scan_grid(
             grid, set_value, lambda: valid_ndcg(self, data),
-            state=(lambda: self.arrays_, lambda arrays: setattr(self, "arrays_", arrays)))
+            state=(lambda: dict(self.arrays_), lambda arrays: setattr(self, "arrays_", arrays)))
         return best_v
 
     def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,
