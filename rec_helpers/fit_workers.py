@@ -11,14 +11,15 @@ worker is the model a fit in the notebook gives (same parameters, seed and threa
 
 Workers are started with "spawn" (a fresh interpreter: forking a process whose OpenMP threads
 have run can hang the child) and ignore Ctrl-C: the notebook's process stops them. A worker that
-dies (out of memory, say) fails its fit with ``BrokenProcessPool`` instead of leaving it waiting, and
-a worker stopped mid-save removes its half-written folder (``atomic_path``; SIGTERM exits cleanly).
+dies (out of memory, say) fails its fit with ``BrokenProcessPool`` instead of leaving it waiting. On
+an error or Ctrl-C the workers are ended at once (SIGTERM) and any half-written model folder they
+leave (``atomic_path``'s hidden ``.<name>.*.tmp``) is removed.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait as wait_for
 from pathlib import Path
@@ -48,10 +49,8 @@ def resolve_n_jobs(n_jobs: int | str | None, threads: int | None = 1, device: st
 
 
 def _worker_start() -> None:
-    """In each worker: Ctrl-C is the notebook process's to handle, and SIGTERM (how it stops the
-    workers) exits through Python, so that a save under way removes its temporary folder."""
+    """In each worker: Ctrl-C is the notebook process's to handle (it ends the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
 
 def fit_and_save(name: str, params: Mapping[str, Any], data, out_dir: str) -> float:
@@ -78,9 +77,11 @@ class FitPool:
 
         self.executor = ProcessPoolExecutor(int(n_jobs), mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_worker_start)
+        self.out_dirs: list[Path] = []
 
     def submit(self, name: str, params: Mapping[str, Any], data, out_dir: str | Path) -> Future:
         """Queue one fit; ``.result()`` waits for it and returns its seconds (or raises its error)."""
+        self.out_dirs.append(Path(out_dir))
         return self.executor.submit(fit_and_save, name, dict(params), data, str(out_dir))
 
     def __enter__(self) -> "FitPool":
@@ -97,6 +98,9 @@ class FitPool:
             process.terminate()
         for process in processes:
             process.join(timeout=10)
+        for out in self.out_dirs:  # a worker ended mid-save leaves atomic_path's box beside its folder
+            for box in out.parent.glob(f".{out.name}.*.tmp"):
+                shutil.rmtree(box, ignore_errors=True)
 
 
 def wait(result: Future, what: str, progress: bool = True) -> float:
