@@ -3,8 +3,9 @@
 For each setting of the grid and each model seed, fits fusion and the adapter and prints their
 cold_valid NDCG@10 and fit seconds, then the mean ± sd over seeds; ``--controls`` also fits each on
 random vectors (the text control). cold_test is never read. The defaults of
-``InterestTraining`` (rec_helpers/transfer/two_tower.py) were chosen with it: the best cold_valid
-mean, or the fastest setting within one standard error (sd/√seeds) of the best.
+``InterestTraining`` (rec_helpers/transfer/two_tower.py) and the ``transfer.fusion`` / ``transfer.adapter``
+settings of default.yaml were chosen with it: the best cold_valid mean, or the fastest setting within
+one standard error (sd/√seeds) of the best.
 
     python benchmarks/two_tower_grid.py [--profile smoke] [--seeds 42 1 2] [--controls] [--methods fusion]
 """
@@ -22,11 +23,14 @@ from rec_helpers.transfer.base import valid_ndcg
 from rec_helpers.transfer.registry import make_method
 
 GRID = [  # on top of the config's parameters
-    {"item_init": 0.0, "batch_size": 256, "lr": 0.001},  # before 6 Dec 2026
-    {"item_init": 0.1, "batch_size": 256, "lr": 0.001},
-    {"item_init": 0.2, "batch_size": 256, "lr": 0.001},
-    {"item_init": 0.1, "batch_size": 512, "lr": 0.002},
-    {"item_init": 0.1, "batch_size": 1024, "lr": 0.003},
+    {"item_init": 0.0, "batch_size": 256, "lr": 0.001, "item_text": True},  # before 6 Dec 2026
+    {"item_init": 0.1, "batch_size": 256, "lr": 0.001, "item_text": True},
+    {"item_init": 0.2, "batch_size": 256, "lr": 0.001, "item_text": True},
+    {"item_init": 0.1, "batch_size": 512, "lr": 0.002, "item_text": True},
+    {"item_init": 0.1, "batch_size": 1024, "lr": 0.003, "item_text": True},  # fusion since 6 Dec 2026
+    # the item side without text (free item embeddings only; 7 Dec 2026)
+    {"item_init": 0.1, "batch_size": 256, "lr": 0.001, "item_text": False},
+    {"item_init": 0.1, "batch_size": 1024, "lr": 0.003, "item_text": False},  # the adapter since 7 Dec 2026
 ]
 
 

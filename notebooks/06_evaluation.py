@@ -180,7 +180,8 @@ for u in examples:
 # is refitted without them, then ranks the full catalogue (old + new) for cold_test users. ID-only methods (Pop,
 # CD-ridge, EMCDR) have nothing to score a new item with. Text-aware methods score it from its BERT vector: zero-shot
 # by cosine, fusion and the adapter through the item tower (no ID embedding), the VAE through its text-aware decoder
-# $W = P E_t$. A new item's bias $b_{\text{new}}$ (`evaluation.new_item_bias`) is by default **calibrated**: the
+# $W = P E_t$ (here the adapter and the VAE are fitted in that text-aware form, whatever the run's config says). A new
+# item's bias $b_{\text{new}}$ (`evaluation.new_item_bias`) is by default **calibrated**: the
 # mean or a quantile of the fitted item biases (one bias for every new item), or *mapped* (the item's ID embedding
 # and bias predicted from its vector, $[v_{\text{new}}, b_{\text{new}}] = \hat e_{\text{new}} W + c$, a ridge fitted on
 # the old items), whichever gives the best cold_valid recall@20 when as many *old*

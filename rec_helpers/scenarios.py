@@ -24,6 +24,8 @@ The new-item scenario (issue 5)
      picks the mean, a quantile or "mapped" on cold_valid with pseudo-new items,
      :func:`calibrate_new_item_bias`; "mapped": the item embedding and bias are mapped from the
      vector by a ridge fitted on the old items, :func:`~rec_helpers.transfer.base.new_item_parameters`);
+     Both are fitted with the item tower on (``item_text=True``) here, whatever the run's config says
+     (the default adapter knows its items by their IDs only);
    - vae: fitted with the **text-aware decoder** (W = P·E_t) here, whatever the run's config
      says; a new item scores μ(x_s, u_s)·P ê_new + b_new (item embedding 0, mean bias);
    - pop, cd_ridge, emcdr (and a VAE with the ID decoder): ID-only. Their parameters are
@@ -457,7 +459,8 @@ def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_M
     """The new-item scenario on a pipeline run (see the module docstring); writes ``scenarios/new_items.json``.
 
     Methods use the run's parameters (``pipeline.method_params``) with ``progress=False``;
-    the VAE is fitted with ``text_decoder=True`` (the ID decoder cannot score a new item).
+    the VAE is fitted with ``text_decoder=True`` and fusion and the adapter with ``item_text=True`` (an ID
+    decoder or an item side without text cannot score a new item).
     Warm users' u_t is rebuilt without the new items with the run's ``interest`` settings.
     ``seed`` (default: the run's seed) draws the new items; ``bias`` is the item bias of a new
     item in the two-tower and VAE scores ("mean" of the fitted biases, a quantile in [0, 1], or
@@ -493,6 +496,8 @@ def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_M
         p = dict(params[n])
         if n == "vae":
             p["text_decoder"] = True
+        if n in ("fusion", "adapter"):
+            p["item_text"] = True  # the item tower on the BERT vector, whatever the run's config says
         if "progress" in make_method(n).param_names():
             p["progress"] = False
         models[n] = make_method(n, **p)

@@ -352,6 +352,30 @@ def test_item_embeddings_start_random_by_seed(data):
     assert isinstance(a.module_.scorer.item_emb, torch.nn.Parameter)
 
 
+def test_item_side_without_text(data, tmp_path):
+    """item_text=False: the item factors are the free item embeddings alone (no item tower), so the item
+    vectors no longer move any score while the users' interest vectors still do; deterministic by seed;
+    the method cannot score new items; item_text=True keeps the item tower."""
+    from rec_helpers.errors import ConfigError
+
+    m = build("adapter", seed=3, item_text=False).fit(data)
+    assert m.module_.scorer.item_tower is None and build("adapter", seed=3).fit(data).module_.scorer.item_tower is not None
+    idx = data.cold_test_idx
+    scores = m.score(data, idx)
+    assert scores.shape == (len(idx), data.n_target) and np.isfinite(scores).all()
+    np.testing.assert_array_equal(scores, build("adapter", seed=3, item_text=False).fit(data).score(data, idx))
+    other_items = dataclasses.replace(data, E_target=np.random.default_rng(0).normal(size=data.E_target.shape))
+    np.testing.assert_array_equal(scores, m.score(other_items, idx))
+    other_users = dataclasses.replace(data, U_s=np.random.default_rng(1).normal(size=data.U_s.shape))
+    assert not np.allclose(scores, m.score(other_users, idx))
+    assert m.reads_text and not m.can_score_items
+    with pytest.raises(ConfigError, match="ID-only"):
+        m.score_items(data, idx[:3], data.E_target[:2])
+    reloaded = load_method(m.save(tmp_path / "adapter"))
+    assert reloaded.module_.scorer.item_tower is None
+    np.testing.assert_array_equal(scores, reloaded.score(data, idx))
+
+
 def test_id_channel_reads_only_the_source_side(data):
     """Cold users' scores depend on their source rows, never on their hidden target rows."""
     import scipy.sparse as sp

@@ -37,6 +37,7 @@ from rec_helpers.transfer import METHODS, make_method, make_synthetic_data
     ("fusion", {"id_input": "ids"}, "id_input"),
     ("adapter", {"whiten": -0.5}, "whiten"),
     ("fusion", {"item_init": -0.1}, "item_init"),
+    ("adapter", {"item_text": False, "item_embedding": False}, "item_text"),
 ])
 def test_bad_params(name, params, message):
     with pytest.raises(ConfigError, match=message):

@@ -296,8 +296,8 @@ class TransferMethod:
         """
         raise ConfigError(
             f"{type(self).__name__} is ID-only: it has no score for an item it never saw in "
-            "training. Use a text-aware method (zero_shot, fusion, adapter, vae with "
-            "text_decoder=True) to score new items.")
+            "training. Use a text-aware method (zero_shot, fusion or adapter with item_text=True, vae "
+            "with text_decoder=True) to score new items.")
 
     @property
     def is_fitted(self) -> bool:

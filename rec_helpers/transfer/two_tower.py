@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
+from ..errors import ConfigError
 from ..interest import l2_normalise
 from .base import check_choice, check_range, on_threads
 from .data import SOURCE_INPUTS, TransferData
@@ -42,11 +43,12 @@ class TwoTowerScorer(nn.Module):
 
     def __init__(self, dim: int, n_items: int, hidden: int = 256, out_dim: int = 64,
                  item_embedding: bool = True, dropout: float = 0.0, whiten: float | None = None,
-                 item_init: float = 0.0) -> None:
+                 item_init: float = 0.0, item_text: bool = True) -> None:
         super().__init__()
         self.user_tower = Tower(dim, hidden, out_dim, dropout)
         self.item_norm = Standardize(dim, whiten)
-        self.item_tower = Tower(dim, hidden, out_dim)
+        # item_text False: g(e_i) = v_i, the free item embedding alone (no item tower)
+        self.item_tower = Tower(dim, hidden, out_dim) if item_text else None
         # v_i ~ N(0, item_init²) (torch's seeded generator); 0: all zeros
         self.item_emb = nn.Parameter(torch.randn(n_items, out_dim) * item_init) if item_embedding else None
         self.item_bias = nn.Parameter(torch.zeros(n_items))
@@ -55,6 +57,8 @@ class TwoTowerScorer(nn.Module):
                      normed: bool = False) -> torch.Tensor:
         """g(e_i) for every catalogue item (n_items × out_dim), or for the items ``subset`` indexes
         (``items`` then holds only their vectors); ``normed``: ``items`` are already standardised."""
+        if self.item_tower is None:  # the item side without text: the free item embeddings only
+            return self.item_emb if subset is None else self.item_emb[subset]
         g = self.item_tower(items if normed else self.item_norm(items))
         if self.item_emb is None:
             return g
@@ -94,12 +98,13 @@ class InterestModel(nn.Module):
 
     def __init__(self, dim: int, n_items: int, transfer: nn.Module, fill: str, hidden: int,
                  out_dim: int, item_embedding: bool, dropout: float, whiten: float | None = None,
-                 id_width: int = 0, item_init: float = 0.0) -> None:
+                 id_width: int = 0, item_init: float = 0.0, item_text: bool = True) -> None:
         super().__init__()
         self.norm = Standardize(dim, whiten)
         self.fill = ColdFill(dim, fill)
         self.transfer = transfer
-        self.scorer = TwoTowerScorer(dim, n_items, hidden, out_dim, item_embedding, dropout, whiten, item_init)
+        self.scorer = TwoTowerScorer(dim, n_items, hidden, out_dim, item_embedding, dropout, whiten, item_init,
+                                     item_text)
         self.register_buffer("feat_mean", torch.zeros(N_FEATURES))
         self.register_buffer("feat_std", torch.ones(N_FEATURES))
         # the ID channel W_id (one out_dim embedding per source column), zero at the start
@@ -156,6 +161,10 @@ class InterestTraining:
     # vectors. Chosen on cold_valid NDCG@10 (3 seeds, benchmarks/two_tower_grid.py, batch 256): adapter
     # 0.4962 against 0.4880 with zeros, fusion 0.5023 against 0.4968 (0.2: 0.4948 / 0.5003).
     item_init: float = 0.1
+    # The item side reads the item's BERT vector (the item tower g(ê_i) + v_i) or, when False, only its free
+    # embedding v_i: the text then enters through the users' interest vectors alone, and the method cannot
+    # score an item it never saw (new items). See default.yaml for where each is chosen.
+    item_text: bool = True
     dropout: float = 0.0
     loss: str = "softmax"
     n_negatives: int = 100
@@ -206,7 +215,11 @@ class InterestMethod(TorchMethod):
             check_range("whiten", t.whiten, 0)
         self.id_input, self.whiten = t.id_input, None if t.whiten is None else float(t.whiten)
         self.hidden, self.out_dim = int(t.hidden), int(t.out_dim)
+        if not t.item_text and not t.item_embedding:
+            raise ConfigError("item_text=False with item_embedding=False leaves the item side empty: "
+                              "keep item_embedding=True (the free item embeddings) or set item_text=True.")
         self.item_embedding, self.item_init = bool(t.item_embedding), float(t.item_init)
+        self.item_text = bool(t.item_text)
         self.dropout, self.loss, self.n_negatives = float(t.dropout), t.loss, int(t.n_negatives)
         self.fill, self.map_l2, self.warm_input_rate = t.fill, float(t.map_l2), float(t.warm_input_rate)
         self._item_cache: torch.Tensor | None = None
@@ -225,7 +238,8 @@ class InterestMethod(TorchMethod):
     def _build(self) -> nn.Module:
         return InterestModel(self.meta_["dim"], self.meta_["n_target"], self._transfer_module(),
                              self.fill, self.hidden, self.out_dim, self.item_embedding,
-                             self.dropout, self.whiten, int(self.meta_.get("id_width", 0)), self.item_init)
+                             self.dropout, self.whiten, int(self.meta_.get("id_width", 0)), self.item_init,
+                             self.item_text)
 
     def _id_rows(self, data: TransferData, idx: np.ndarray) -> torch.Tensor | None:
         """The ID channel's input x̃_s for users ``idx``: their L2-normalised source rows (None when off)."""
@@ -347,7 +361,8 @@ class InterestMethod(TorchMethod):
     # --- items never seen in training (new items) ---------------------------------------
     @property
     def can_score_items(self) -> bool:
-        return True
+        """Only an item side that reads text (``item_text``) can score an item outside the catalogue."""
+        return self.item_text
 
     @on_threads
     @torch.no_grad()
@@ -362,6 +377,8 @@ class InterestMethod(TorchMethod):
         catalogue rows ``fit_items``). ``data`` is the data the model was fitted on (user inputs
         come from it). Shape (len(user_idx), len(item_vectors)).
         """
+        if not self.item_text:
+            return super().score_items(data, user_idx, item_vectors, bias, fit_items)
         self._check_fitted(data)
         model = self.module_.eval()
         scorer = model.scorer
