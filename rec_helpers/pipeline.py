@@ -7,6 +7,7 @@ reused afterwards; a run folder built with other parameters is never overwritten
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.metadata as md
 import json
 import os
@@ -334,16 +335,20 @@ def is_control(name: str) -> bool:
 def transfer_data(ctx: Context, control: bool = False):
     """The :class:`~rec_helpers.transfer.data.TransferData` of the run (built once per context);
     ``control=True``: the same data with random vectors (see :func:`control_embeddings`)."""
-    from .transfer.data import TransferData
+    from .transfer.data import INTERACTION_FIELDS, TransferData
 
     key = "transfer_data" + (CONTROL_SUFFIX if control else "")
     if key not in ctx.cache:
         split = ensure_split(ctx)
         emb = control_embeddings(ctx) if control else ensure_embeddings(ctx, show_progress=False)
-        ctx.cache[key] = TransferData.from_frames(
+        data = TransferData.from_frames(
             split.items, split.users, split.source, split.target_train, split.target_valid,
             emb.item_ids, emb.item_vectors, emb.U_s, emb.U_t,
             positive_threshold=float(ctx.config["data"]["positive_threshold"]))
+        if control:  # the same interactions, built from the same frames: share the run data's objects
+            run_data = transfer_data(ctx)
+            data = dataclasses.replace(data, **{f: getattr(run_data, f) for f in INTERACTION_FIELDS})
+        ctx.cache[key] = data
     return ctx.cache[key]
 
 
@@ -414,7 +419,7 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
     method = make_method(name, **params)
     # score fusion: reuse the run's own fit of a component configured exactly as in its section
     # (a component that reads no text is the same fit in the control, so it is not refitted)
-    fitted = {comp: ensure_method(ctx, comp, progress=progress, control=control and make_method(
+    fitted = {comp: _component(ctx, comp, progress, control and make_method(
                   comp, **method_params(ctx.config, comp)).reads_text)
               for comp in getattr(method, "components", ())
               if method.component_params.get(comp, {}) == dict(ctx.config["transfer"].get(comp) or {})}
@@ -425,6 +430,18 @@ def _fit_method(ctx: Context, name: str, key: str, params: dict, progress: bool,
         with atomic_path(cached) as tmp:
             method.save(tmp)
     return _record_method(ctx, key, method, data, fit_s=fit_s, cache_hit=False, cached=cached)
+
+
+JUST_FITTED = "just_fitted"  # ctx.cache during ensure_methods: {key: the model it fitted or loaded}
+
+
+def _component(ctx: Context, name: str, progress: bool, control: bool):
+    """Score fusion's component ``name`` (its text control when ``control``): the very model that
+    :func:`ensure_methods` fitted and ranked a moment ago (so its kept scores serve score fusion's
+    rankings, :func:`~rec_helpers.transfer.base.shared_scores`), else :func:`ensure_method`'s."""
+    key = name + (CONTROL_SUFFIX if control else "")
+    model = ctx.cache.get(JUST_FITTED, {}).get(key)
+    return model if model is not None else ensure_method(ctx, name, progress=progress, control=control)
 
 
 def _model_cache_entry(ctx: Context, key: str, params: Mapping, data) -> tuple[Path | None, bool]:
@@ -650,13 +667,25 @@ def ensure_methods(ctx: Context, methods: Sequence[str] | None = None, progress:
     of each one that reads BERT vectors, saving their rankings (:func:`ensure_method`); return the
     fitted models by name (controls as ``<name>__random``). The trained ones are fitted side by side
     in worker processes (``transfer.n_jobs``, :func:`_fits_in_workers`)."""
+    from .transfer.base import shared_scores
+    from .transfer.score_fusion import DEFAULT_COMPONENTS
+
     names = list(methods or ctx.config["transfer"]["methods"])
     controls = text_control_methods(ctx, names)
-    with _fits_in_workers(ctx, [(n, False) for n in names] + [(n, True) for n in controls]):
-        out = {n: ensure_method(ctx, n, progress=progress) for n in names}
-        for n in controls:
-            out[n + CONTROL_SUFFIX] = ensure_method(ctx, n, progress=progress, control=True)
-    return out
+    # score fusion ranks the users its components have just ranked: their scores are kept for it
+    shared = [c for n in names if n == "score_fusion"
+              for c in method_params(ctx.config, n).get("components") or DEFAULT_COMPONENTS]
+    out = ctx.cache[JUST_FITTED] = {}
+    try:
+        with _fits_in_workers(ctx, [(n, False) for n in names] + [(n, True) for n in controls]), \
+                shared_scores(shared):
+            for n in names:
+                out[n] = ensure_method(ctx, n, progress=progress)
+            for n in controls:
+                out[n + CONTROL_SUFFIX] = ensure_method(ctx, n, progress=progress, control=True)
+    finally:
+        ctx.cache.pop(JUST_FITTED, None)
+    return dict(out)
 
 
 def valid_report(ctx: Context, models: dict, k: int = 10) -> pd.DataFrame:

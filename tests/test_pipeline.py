@@ -157,6 +157,9 @@ def test_text_control_replaces_vectors_only(run):
     data, cdata = pipeline.transfer_data(run), pipeline.transfer_data(run, control=True)
     for name in ("X_source", "X_target_train", "X_target_valid", "target_seen"):
         assert (getattr(data, name) != getattr(cdata, name)).nnz == 0, name
+    from rec_helpers.transfer.data import INTERACTION_FIELDS
+    assert all(getattr(cdata, f) is getattr(data, f) for f in INTERACTION_FIELDS)  # shared, not copies
+    assert not np.array_equal(cdata.E_target, data.E_target) and not np.array_equal(cdata.U_s, data.U_s)
 
 
 def test_text_control_in_rankings_and_metrics(make_run, tmp_path):
@@ -168,8 +171,19 @@ def test_text_control_in_rankings_and_metrics(make_run, tmp_path):
     for name in ("zero_shot", "vae", "score_fusion"):
         assert ctx.run.has(f"rankings/{name}__random.parquet") and ctx.run.has(f"rankings/warm/{name}__random.parquet")
     assert not ctx.run.has("rankings/kernel_map__random.parquet")   # reads no text: no control
-    # score fusion reused the run's own fits of its components (and their controls for its control)
+    # score fusion reused the run's own fits of its components (and their controls for its control): the very
+    # models that were just ranked, whose kept scores gave its rankings (the same as scored afresh)
     assert fitted["score_fusion"].models_[0].get_params() == fitted["vae"].get_params()
+    assert fitted["score_fusion"].models_[0] is fitted["vae"] and fitted["score_fusion"].models_[1] is fitted["kernel_map"]
+    assert fitted["score_fusion__random"].models_[0] is fitted["vae__random"]
+    assert fitted["score_fusion__random"].models_[1] is fitted["kernel_map"]
+    cold = pipeline.transfer_data(ctx).user_ids[pipeline.transfer_data(ctx).cold_test_idx]
+    top_n = int(ctx.config["evaluation"]["top_n"])
+    for key, control in (("score_fusion", False), ("score_fusion__random", True)):
+        again = fitted[key].recommend(pipeline.transfer_data(ctx, control=control), cold, k=top_n)
+        saved = ctx.run.read_parquet(f"rankings/{key}.parquet")
+        np.testing.assert_array_equal(saved["item"].to_numpy(), again["item"].to_numpy())
+        np.testing.assert_array_equal(saved["score"].to_numpy(), again["score"].to_numpy())
     pipeline.evaluate_run(ctx)
     m = ctx.run.read_json("metrics.json")
     assert set(m["text_control"]) == {"zero_shot", "vae", "score_fusion"}

@@ -48,6 +48,12 @@ def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.cs
     return m
 
 
+# What a method that reads no BERT vectors reads: the users, the catalogues and the interaction matrices (a text
+# control's data shares these very objects with the run's data; see pipeline.transfer_data)
+INTERACTION_FIELDS = ("user_ids", "roles", "source_item_ids", "target_item_ids", "X_source", "X_source_all",
+                      "X_target_train", "target_seen", "X_target_valid")
+
+
 @dataclass(repr=False)
 class TransferData:
     """Users × items matrices and vectors shared by every transfer method.

@@ -145,7 +145,7 @@ class ScoreFusion(TransferMethod):
         key = np.asarray(user_idx, dtype=np.int64).tobytes()
         pair = self._scan_cache.get(key) if self._scan_cache is not None else None
         if pair is None:
-            pair = tuple(standardise_scores(m.score(data, user_idx)) for m in self.models_)
+            pair = tuple(standardise_scores(m.shared_score(data, user_idx)) for m in self.models_)
             if self._scan_cache is not None:
                 self._scan_cache[key] = pair
         first, second = pair
