@@ -666,7 +666,9 @@ def ensure_methods(ctx: Context, methods: Sequence[str] | None = None, progress:
     """Fit (or reload) each method of ``methods`` (default: ``transfer.methods``) and the text control
     of each one that reads BERT vectors, saving their rankings (:func:`ensure_method`); return the
     fitted models by name (controls as ``<name>__random``). The trained ones are fitted side by side
-    in worker processes (``transfer.n_jobs``, :func:`_fits_in_workers`)."""
+    in worker processes (``transfer.n_jobs``, :func:`_fits_in_workers`); score fusion's components keep
+    the scores of the users they rank for score fusion's own rankings
+    (:func:`~rec_helpers.transfer.base.shared_scores`)."""
     from .transfer.base import shared_scores
     from .transfer.score_fusion import DEFAULT_COMPONENTS
 

@@ -138,11 +138,17 @@ def valid_ndcg(method: "TransferMethod", data: TransferData, k: int = HEADLINE_K
 
     Returns None when there are no cold_valid positives (then nothing is tuned).
     """
+    return valid_ndcg_of(lambda part: method.score(data, part), data, k)
+
+
+def valid_ndcg_of(score: Callable[[np.ndarray], np.ndarray], data: TransferData,
+                  k: int = HEADLINE_K) -> float | None:
+    """:func:`valid_ndcg` of the scores ``score(user_idx)`` gives the cold_valid users (a block at a time)."""
     idx = valid_users(data)
     rel = data.X_target_valid[idx]
     if len(idx) == 0 or rel.nnz == 0:
         return None
-    values = np.concatenate([ndcg_per_user(mask_seen(method.score(data, part), data.target_seen[part]),
+    values = np.concatenate([ndcg_per_user(mask_seen(score(part), data.target_seen[part]),
                                            data.X_target_valid[part], k) for part in user_chunks(idx)])
     return float(np.mean(values[~np.isnan(values)]))
 
