@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -562,6 +563,8 @@ def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | Non
             for part in (m.indptr, m.indices, m.data):
                 h.update(np.ascontiguousarray(part).tobytes())
         prints[id(data)] = h.hexdigest()
+        # keyed by id(data): forget the fingerprint when the data is freed, since a new object may get its id
+        weakref.finalize(data, prints.pop, id(data), None)
     payload = json.dumps({"method": key, "params": {k: v for k, v in params.items() if k != "progress"},
                           "data": prints[id(data)], "code": _code_fingerprint()}, sort_keys=True, default=str)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:24]
@@ -668,7 +671,8 @@ def ensure_methods(ctx: Context, methods: Sequence[str] | None = None, progress:
     fitted models by name (controls as ``<name>__random``). The trained ones are fitted side by side
     in worker processes (``transfer.n_jobs``, :func:`_fits_in_workers`); score fusion's components keep
     the scores of the users they rank for score fusion's own rankings
-    (:func:`~rec_helpers.transfer.base.shared_scores`)."""
+    (:func:`~rec_helpers.transfer.base.shared_scores`), and score fusion holds the very component models
+    returned here (refitting ``out["vae"]`` afterwards also changes ``out["score_fusion"]``)."""
     from .transfer.base import shared_scores
     from .transfer.score_fusion import DEFAULT_COMPONENTS
 

@@ -353,3 +353,42 @@ def test_warm_evaluation_on_a_seeded_sample(make_run, tmp_path):
     pipeline.evaluate_run(ctx)
     m = ctx.run.read_json("metrics.json")
     assert m["n_users"]["warm"] <= 5 and m["n_users"]["cold_test"] == len(data.cold_test_idx)
+
+
+def test_score_fusion_rankings_reuse_the_kernel_maps_scores(make_run, tmp_path, monkeypatch):
+    """Inside ensure_methods the kernel map is scored for its own rankings (cold_test, warm) and once for the
+    cold_valid users of score fusion's α scan; score fusion's rankings and its control's reuse those scores
+    (8 calls without the sharing: + its control's scan and the two rankings of each)."""
+    from rec_helpers.transfer.baselines import KernelMap
+
+    calls = []
+    original = KernelMap.score
+
+    def counted(self, data, user_idx):
+        calls.append(len(user_idx))
+        return original(self, data, user_idx)
+
+    monkeypatch.setattr(KernelMap, "score", counted)
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")},
+                   transfer={"methods": ["kernel_map", "vae", "score_fusion"], "model_cache": False,
+                             "vae": {"epochs": 3, "hidden": 16, "latent_dim": 4}},
+                   evaluation={"reference": None})
+    fitted = pipeline.ensure_methods(ctx, progress=False)
+    assert set(fitted) == {"kernel_map", "vae", "score_fusion", "vae__random", "score_fusion__random"}
+    assert len(calls) == 3, calls
+
+
+def test_data_fingerprints_are_forgotten_with_their_data(make_run, tmp_path):
+    """The model cache's data fingerprints are keyed by id(data): one is dropped when its data is freed, so a
+    later object with the same id cannot inherit it."""
+    import dataclasses
+    import gc
+
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache")}, transfer={"model_cache": True})
+    data = dataclasses.replace(pipeline.transfer_data(ctx))
+    key = id(data)
+    assert pipeline.model_cache_dir(ctx, "pop", {}, data) is not None
+    assert key in ctx.cache["data_fingerprint"]
+    del data
+    gc.collect()
+    assert key not in ctx.cache["data_fingerprint"]

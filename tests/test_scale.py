@@ -393,3 +393,23 @@ def test_importing_rec_helpers_first_puts_large_tensors_on_huge_pages():
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
     assert _page_aligned_after_import(env) == "1 True"
     assert _page_aligned_after_import({**env, "THP_MEM_ALLOC_ENABLE": "0"}) == "0 False"
+
+
+@pytest.mark.parametrize("nystrom", [False, True])
+def test_kernel_map_scan_equals_a_fit_at_each_l2(nystrom):
+    """The λ scan scores cold_valid without forming A(λ): each point of its curve equals the cold_valid NDCG@10
+    of a model fitted at that λ alone, and the chosen λ's model is the one kept (exact and Nyström paths)."""
+    data = make_synthetic_data(seed=4)
+    grid = (0.3, 1.0, 3.0, 10.0)
+
+    def fit(l2_grid):
+        m = make_method("kernel_map", l2_grid=l2_grid, landmarks=len(data.warm_idx) // 2 if nystrom else 3000)
+        return m.fit(data)
+
+    scan = fit(grid)
+    assert (scan.meta_["landmarks"] is not None) == nystrom
+    for l2 in grid:
+        assert scan.history_["valid_curve"][str(l2)] == pytest.approx(valid_ndcg(fit((l2,)), data), abs=1e-6)
+    assert scan.history_["best_valid_ndcg@10"] == max(scan.history_["valid_curve"].values())
+    assert scan.history_["best_valid_ndcg@10"] == pytest.approx(valid_ndcg(scan, data), abs=1e-6)
+    np.testing.assert_array_equal(scan.arrays_["A"], fit((scan.meta_["l2"],)).arrays_["A"])

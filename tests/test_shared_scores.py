@@ -108,3 +108,17 @@ def test_score_fusion_ranks_the_same_inside_the_block(data, models):
             type(km).score = original
     pd.testing.assert_frame_equal(got, expected)
     assert calls["n"] == 0  # every block of users came from the kernel map's own ranking
+
+
+def test_a_refit_gives_the_stale_entrys_bytes_back(data):
+    """A model refitted in the block replaces its stale entry: the budget counts only live scores."""
+    km = make_method("kernel_map").fit(data)
+    idx = data.cold_test_idx
+    size = km.score(data, idx).nbytes
+    with shared_scores(["kernel_map"], max_bytes=size):
+        first = km.shared_score(data, idx)
+        assert base._SHARED["budget"] == 0 and len(base._SHARED["entries"]) == 1
+        km.fit(data)
+        second = km.shared_score(data, idx)
+        assert second is not first and km.shared_score(data, idx) is second     # kept: the old bytes came back
+        assert base._SHARED["budget"] == 0 and len(base._SHARED["entries"]) == 1

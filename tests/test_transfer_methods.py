@@ -369,7 +369,7 @@ def test_item_side_without_text(data, tmp_path):
     other_users = dataclasses.replace(data, U_s=np.random.default_rng(1).normal(size=data.U_s.shape))
     assert not np.allclose(scores, m.score(other_users, idx))
     assert m.reads_text and not m.can_score_items
-    with pytest.raises(ConfigError, match="ID-only"):
+    with pytest.raises(ConfigError, match="item_text=True"):
         m.score_items(data, idx[:3], data.E_target[:2])
     reloaded = load_method(m.save(tmp_path / "adapter"))
     assert reloaded.module_.scorer.item_tower is None

@@ -316,11 +316,12 @@ class TransferMethod:
         entry = shared["entries"].get(key)
         if entry is not None and len(entry[0]) == len(refs) and all(a is b for a, b in zip(entry[0], refs)):
             return entry[1]
+        if entry is not None:  # a stale entry (an earlier fit of this model) gives its bytes and references back
+            del shared["entries"][key]
+            shared["budget"] += entry[1].nbytes
         scores = self.score(data, idx)
         if scores.nbytes <= shared["budget"]:
             scores.setflags(write=False)
-            old = shared["entries"].pop(key, None)  # a stale entry of an earlier fit gives its bytes back
-            shared["budget"] += 0 if old is None else old[1].nbytes
             shared["entries"][key] = (refs, scores)
             shared["budget"] -= scores.nbytes
         return scores

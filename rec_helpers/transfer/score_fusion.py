@@ -24,7 +24,7 @@ import torch
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
 from ..errors import ConfigError
 from ..runfolder import to_jsonable
-from .base import TransferMethod, check_grid, check_threads, on_threads, scan_grid, valid_ndcg
+from .base import TransferMethod, check_grid, check_threads, on_threads, scan_grid, valid_ndcg, valid_ndcg_of
 from .data import TransferData
 from .fusion import DEFAULT_ALPHA_GRID
 
@@ -128,7 +128,8 @@ class ScoreFusion(TransferMethod):
             self._scan_cache = None
         self.history_.update({
             "alpha": float(best_a), "alpha_curve": curve, "best_valid_ndcg@10": best,
-            "component_valid_ndcg@10": {m.name: valid_ndcg(m, data) for m in self.models_},
+            "component_valid_ndcg@10": {m.name: valid_ndcg_of(lambda part, m=m: m.shared_score(data, part), data)
+                                        for m in self.models_},
             "params": self.get_params(), "fit_seconds": time.perf_counter() - start})
         return self
 

@@ -378,7 +378,9 @@ class InterestMethod(TorchMethod):
         come from it). Shape (len(user_idx), len(item_vectors)).
         """
         if not self.item_text:
-            return super().score_items(data, user_idx, item_vectors, bias, fit_items)
+            raise ConfigError(f"{type(self).__name__} was fitted with item_text=False: it knows its items by their "
+                              "IDs only and has no score for an item it never saw. Fit it with item_text=True "
+                              "(the item tower on the BERT vectors) to score new items.")
         self._check_fitted(data)
         model = self.module_.eval()
         scorer = model.scorer
