@@ -237,8 +237,8 @@ def item_matrix(item_vectors: np.ndarray, dim: int) -> np.ndarray:
     return v
 
 
-# Scores kept by a ``shared_scores`` block: at most this many bytes (ML-1M's score fusion keeps 4 models' scores of
-# 3,572 users, 128 MB; a larger catalogue keeps what fits and scores the rest again)
+# Scores kept by a ``shared_scores`` block: at most this many bytes (on ML-1M the kernel map, the VAE and its control
+# keep their scores of 3,572 users, 32 MB each; a larger catalogue keeps what fits and scores the rest again)
 SHARED_SCORES_BYTES = 256 * 2**20
 _SHARED: dict | None = None  # the open block: {"names", "budget", "entries": {key: (refs, scores)}}
 
