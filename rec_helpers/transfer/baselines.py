@@ -49,21 +49,25 @@ class ArrayMethod(TransferMethod):
     def _restore(self, state: dict[str, torch.Tensor]) -> None:
         self.arrays_ = {k: np.array(v.numpy(), copy=True) for k, v in state.items()}
 
-    def _tune(self, data: TransferData, grid: Sequence[float], set_value) -> float:
-        """Pick the grid value with the best cold_valid NDCG@10 (first one on ties)."""
+    def _tune(self, data: TransferData, grid: Sequence[float], set_value, evaluate=None) -> float:
+        """Pick the grid value with the best cold_valid NDCG@10 (first one on ties); ``evaluate()`` scores the
+        value just set (default: :func:`valid_ndcg` of the method as it stands)."""
         best_v, self.history_["valid_curve"], self.history_["best_valid_ndcg@10"] = scan_grid(
-            grid, set_value, lambda: valid_ndcg(self, data),
+            grid, set_value, evaluate or (lambda: valid_ndcg(self, data)),
             state=(lambda: dict(self.arrays_), lambda arrays: setattr(self, "arrays_", arrays)))
         return best_v
 
-    def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,
-                         start: float) -> "ArrayMethod":
-        """Tune ``key`` on cold_valid (see :meth:`_tune`), then record it in ``meta_`` and ``history_``."""
-        chosen = self._tune(data, grid, set_value)
+    def _record(self, key: str, chosen: float, start: float) -> "ArrayMethod":
+        """Record the chosen ``key`` in ``meta_`` and ``history_`` with the fit's parameters and seconds."""
         self.meta_[key] = chosen
         self.history_.update({key: chosen, "params": self.get_params(),
                               "fit_seconds": time.perf_counter() - start})
         return self
+
+    def _tune_and_record(self, data: TransferData, key: str, grid: Sequence[float], set_value,
+                         start: float) -> "ArrayMethod":
+        """Tune ``key`` on cold_valid (see :meth:`_tune`), then record it (:meth:`_record`)."""
+        return self._record(key, self._tune(data, grid, set_value), start)
 
 
 class Pop(ArrayMethod):
@@ -305,14 +309,10 @@ class KernelMap(ArrayMethod):
                 kq[key] = self._kernel(data, part) @ q
             return (kq[key] / (lam + l2)).astype(qty_scan.dtype) @ qty_scan
 
-        best, curve, best_ndcg = scan_grid(
-            self.l2_grid, lambda l2: self.meta_.__setitem__("l2", l2),
-            lambda: valid_ndcg_of(lambda part: valid_scores(part, self.meta_["l2"]), data))
-        self.history_.update({"valid_curve": curve, "best_valid_ndcg@10": best_ndcg})
+        best = self._tune(data, self.l2_grid, lambda l2: self.meta_.__setitem__("l2", l2),
+                          lambda: valid_ndcg_of(lambda part: valid_scores(part, self.meta_["l2"]), data))
         self.arrays_ = {**warm_rows, "A": (q @ (qty / (lam + best)[:, None])).astype(np.float32)}
-        self.meta_["l2"] = best
-        self.history_.update({"l2": best, "params": self.get_params(), "fit_seconds": time.perf_counter() - start})
-        return self
+        return self._record("l2", best, start)
 
     @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
