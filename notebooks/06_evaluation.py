@@ -190,6 +190,8 @@ for u in examples:
 # alike: *ndcg@10* and *recall@20*. *new_recall@20*: hidden new positives found in the top 20 (users with a new
 # item among their positives); *new_share@20*: slots of the top 20 given to new items; *shelf_recall@20*: recall
 # when only the new items are ranked (a "new arrivals" shelf; random order gives 20 / number of new items).
+# The *ceiling* is not a method: the best ID-only method refitted **with** the new items' interactions. Its
+# recall@20 minus the same method's without them (the headroom) is all that the new items can add to such a model.
 
 # %%
 if cfg["evaluation"].get("new_item_frac", 0.1):
@@ -202,6 +204,14 @@ if cfg["evaluation"].get("new_item_frac", 0.1):
     if vs:
         print(f"best text-aware ({vs['text']}) vs best ID-only ({vs['id_only']}) on {vs['metric']}: "
               f"Δ = {vs['delta']:+.4f} [{vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}], p = {vs['p_value']:.3g}")
+    ceil = scen_info["ceiling"]
+    if ceil:  # a reference, not a method: it knows what the warm users did with the new items
+        room = ceil["headroom"]
+        print(f"ceiling: {ceil['method']} refitted WITH the new items' interactions: {room['metric']} "
+              f"{ceil[room['metric']]:.4f}, new_{room['metric']} {ceil['new_' + room['metric']]:.4f}; "
+              f"headroom over {ceil['method']} "
+              f"without them Δ = {room['delta']:+.4f} [{room['ci_low']:+.4f}, {room['ci_high']:+.4f}]: all that "
+              f"the new items can add to such a model, which text must find from the BERT vectors alone")
     for m, curve in scen_info["bias_calibration"].items():
         if curve:
             print(f"{m}: new-item bias {scen_info['new_item_bias_rules'][m]!r} chosen on cold_valid (pseudo-new "

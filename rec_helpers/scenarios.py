@@ -43,6 +43,9 @@ The new-item scenario (issue 5)
 
    each a mean over users with a 95% percentile bootstrap CI (same resamples for every
    method, :func:`rec_helpers.bootstrap.bootstrap_ci`).
+5. **The ceiling** (:func:`id_ceiling`): the best ID-only method refitted *with* the new items'
+   interactions. It is what a method that knew everything the warm users did with the new items
+   would get, so its recall@k minus the ID-only recall@k (the headroom) bounds what text can add.
 
 Entry points: :func:`new_item_scenario` (a pipeline context; writes
 ``scenarios/new_items.json``) and :func:`run_new_item_scenario` (any TransferData + truth).
@@ -347,6 +350,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
                           U_t: np.ndarray | None = None, n_resamples: int = DEFAULT_N_RESAMPLES,
                           seed: int = 0, bias: str | float = "mean", show_progress: bool = False,
                           fit: Callable[[TransferMethod, TransferData], TransferMethod] | None = None,
+                          ceiling: bool = True,
                           ) -> tuple[pd.DataFrame, go.Figure, dict]:
     """Fit every (unfitted) model of ``models`` on ``without_items(data, new_ids)`` and measure it on cold_test users.
 
@@ -357,8 +361,11 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     with a hidden positive is evaluated on all of them, old and new items alike (``ndcg@10``,
     ``recall@k``); ``new_recall@k`` and ``shelf_recall@k`` are means over the users with ≥ 1 new
     item among them (NaN for the others). ``info["text_vs_id"]``: the best text-aware method
-    against the best ID-only one on ``recall@k`` (paired bootstrap). Returns the tidy frame, the
-    figure and an info dict (counts, seconds per method, which methods can score new items).
+    against the best ID-only one on ``recall@k`` (paired bootstrap). ``info["ceiling"]`` (``ceiling=True``):
+    :func:`id_ceiling`, that ID-only method refitted *with* the new items' interactions, a reference
+    for how much any new-item method could gain (it is not a method of the scenario).
+    Returns the tidy frame, the figure and an info dict (counts, seconds per method, which methods can
+    score new items).
     """
     k = check_k(k)
     if not models:
@@ -407,6 +414,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     if bar is not None:
         bar.close()
     frame = summarise(per_user, n_resamples=n_resamples, seed=seed)
+    text_vs_id = _text_vs_id(per_user, can_score, f"recall@{k}", n_resamples, seed)
     n_new_pos = int(truth[COL_ITEM].isin(set(new_ids)).sum())
     info = {
         "n_new_items": int(new_mask.sum()), "n_target_items": int(data.n_target),
@@ -414,7 +422,9 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "shelf_random_recall": float(min(1.0, k / new_mask.sum())),
         "n_cold_test_users": int(len(cold)), "users_evaluated": len(users),
         "users_with_new_positives": len(with_new),
-        "text_vs_id": _text_vs_id(per_user, can_score, f"recall@{k}", n_resamples, seed),
+        "text_vs_id": text_vs_id,
+        "ceiling": (id_ceiling(models[text_vs_id["id_only"]], data, truth, new_ids, users, per_user[text_vs_id["id_only"]],
+                               k, n_resamples, seed, fit) if ceiling and text_vs_id else None),
         "hidden_positives_on_new_items": n_new_pos,
         "hidden_positive_share_new": float(n_new_pos / max(1, len(truth))),
         "training_positives_removed": int(data.X_target_train.nnz - before.X_target_train.nnz),
@@ -426,6 +436,33 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "fitted": {n: models[n].get_params() for n in names},
     }
     return frame, scenario_figure(frame, info), info
+
+
+def id_ceiling(model: TransferMethod, data: TransferData, truth: pd.DataFrame, new_ids: Sequence, users: Sequence,
+               id_only: pd.DataFrame, k: int = 20, n_resamples: int = DEFAULT_N_RESAMPLES, seed: int = 0,
+               fit: Callable[[TransferMethod, TransferData], TransferMethod] | None = None) -> dict:
+    """The ID-only ``model`` refitted on ``data`` *with* the new items' interactions (the same method and
+    parameters), measured like the scenario's methods on the same ``users``.
+
+    It knows what the warm users did with the new items, which no method in the scenario may know, so it is a
+    ceiling, not a competitor: ``headroom`` (the paired bootstrap of its ``recall@k`` against ``id_only``, the
+    same method's per-user metrics without the new items) is how much recall the new items can add at all for
+    such a model. A text-aware method that beats the ID-only one must find a share of that headroom from the
+    BERT vectors alone. ``fit(model, data)`` as in :func:`run_new_item_scenario` (the pipeline passes its
+    model cache, and the refit on the run's own data is the leaderboard's model).
+    """
+    from .bootstrap import paired_bootstrap
+    from .transfer.registry import make_method
+
+    model = make_method(model.name, **model.get_params())  # a fresh copy: ``model`` stays fitted without them
+    model = fit(model, data) if fit is not None else model.fit(data)
+    idx = data.users_to_idx(list(users))
+    scores = mask_seen(model.score(data, idx).astype(np.float64), data.target_seen[idx])
+    metrics = per_user_metrics(scores, data, users, truth, new_ids, k)
+    means = {m: float(metrics[m].mean()) for m in (f"recall@{k}", f"ndcg@{NDCG_K}", f"new_recall@{k}", f"new_share@{k}")}
+    headroom = paired_bootstrap(metrics[f"recall@{k}"].to_numpy(), id_only[f"recall@{k}"].to_numpy(), n_resamples, seed)
+    return {"method": model.name, "rule": "refitted with the new items' interactions (a ceiling, not a method)",
+            **means, "headroom": {"metric": f"recall@{k}", **headroom}}
 
 
 def _text_vs_id(per_user: Mapping[str, pd.DataFrame], can_score: Mapping[str, bool], metric: str,
@@ -455,7 +492,7 @@ def scenario_figure(frame: pd.DataFrame, info: Mapping) -> go.Figure:
 
 def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_METHODS, k: int = 20,
                       show_progress: bool = True, seed: int | None = None, bias: str | float = "mean",
-                      ) -> tuple[pd.DataFrame, go.Figure, dict]:
+                      ceiling: bool = True) -> tuple[pd.DataFrame, go.Figure, dict]:
     """The new-item scenario on a pipeline run (see the module docstring); writes ``scenarios/new_items.json``.
 
     Methods use the run's parameters (``pipeline.method_params``) with ``progress=False``;
@@ -504,7 +541,7 @@ def new_item_scenario(ctx, frac: float = 0.1, methods: Sequence[str] = DEFAULT_M
     frame, fig, info = run_new_item_scenario(
         data, split.target_test, new_ids, models, k=k, U_t=u_t,
         n_resamples=int(ctx.config["evaluation"]["n_resamples"]), seed=ctx.seed, bias=bias,
-        show_progress=show_progress, fit=lambda model, d: pipeline.fit_cached(ctx, model, d))
+        show_progress=show_progress, fit=lambda model, d: pipeline.fit_cached(ctx, model, d), ceiling=ceiling)
     info = {"frac": frac, "item_seed": seed, "n_eligible_items": int(len(pool)), **info,
             "rule": "seeded random frac of the target items with >= 1 positive among all users' target "
                     "interactions of the split; removed from the target catalogue, target_train, "

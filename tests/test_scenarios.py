@@ -236,6 +236,31 @@ def test_scenario_outputs_shape_and_id_only_zeros(synth):
     json.dumps(info)
 
 
+def test_ceiling_is_the_best_id_only_method_refitted_with_the_new_items(synth):
+    """info["ceiling"]: the best ID-only method (by recall) fitted on the data *with* the new items,
+    measured on the same users; its headroom is the paired difference against that method without them."""
+    data, test, new, before = synth
+    frame, _, info = run_small(synth, names=("pop", "cd_ridge", "zero_shot"))
+    ceil, vs = info["ceiling"], info["text_vs_id"]
+    assert ceil["method"] == vs["id_only"] and "ceiling" in ceil["rule"]
+    # by hand: the same method and parameters fitted on the full data, full catalogue, seen items masked
+    model = build(ceil["method"]).fit(data)
+    users = [u for u in data.user_ids[data.cold_test_idx] if u in set(test["user"])]
+    idx = data.users_to_idx(users)
+    hand = sc.per_user_metrics(mask_seen(model.score(data, idx).astype(np.float64), data.target_seen[idx]),
+                               data, users, test, new, 10)
+    assert ceil["recall@10"] == pytest.approx(hand["recall@10"].mean())
+    assert ceil["new_recall@10"] == pytest.approx(hand["new_recall@10"].mean()) and ceil["new_recall@10"] > 0
+    assert ceil["new_share@10"] > 0  # with their history, the ID-only model ranks new items
+    without = frame[(frame["method"] == ceil["method"]) & (frame["metric"] == "recall@10")]["mean"].item()
+    assert ceil["headroom"]["delta"] == pytest.approx(ceil["recall@10"] - without)
+    assert 0 < ceil["headroom"]["p_value"] <= 1 and ceil["headroom"]["metric"] == "recall@10"
+    json.dumps(info)
+    # off on request, and absent without an ID-only method to compare with
+    assert run_small(synth, names=("pop", "zero_shot"), ceiling=False)[2]["ceiling"] is None
+    assert run_small(synth, names=("zero_shot",))[2]["ceiling"] is None
+
+
 def test_scenario_is_deterministic(synth):
     a, _, _ = run_small(synth, names=("zero_shot", "vae"))
     b, _, _ = run_small(synth, names=("zero_shot", "vae"))
@@ -323,7 +348,8 @@ def test_new_item_scenario_reuses_its_fits_from_the_model_cache(make_run, tmp_pa
     first, _, info1 = sc.new_item_scenario(make_run(tmp_path / "a", **common), frac=0.25, methods=names, k=5,
                                            show_progress=False)
     stored = sorted(p.name for p in (tmp_path / "cache" / "models").iterdir())
-    assert [s.split("-")[0] for s in stored] == ["pop", "vae"]
+    # pop twice: without the new items, and with them (the ceiling, info["ceiling"])
+    assert [s.split("-")[0] for s in stored] == ["pop", "pop", "vae"] and info1["ceiling"]["method"] == "pop"
     second, _, info2 = sc.new_item_scenario(make_run(tmp_path / "b", **common), frac=0.25, methods=names, k=5,
                                             show_progress=False)
     pd.testing.assert_frame_equal(first, second)
