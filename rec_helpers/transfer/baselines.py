@@ -3,6 +3,7 @@ EMCDR and the kernel map (numpy / scipy, closed forms)."""
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ RIDGE_SOLVERS = ("auto", "exact", "low_rank")
 # (eigh is cubic in n_s) and the n_s × n_t map B. Beyond either limit it switches to low rank.
 EXACT_MAX_SOURCE_COLUMNS = 4_096
 EXACT_MAX_MAP_CELLS = 50_000_000  # n_s × n_t entries of B (400 MB in float64)
+SMOOTHING_MAX_COLUMNS = 8_192  # the kernel map's source-side S is width × width (256 MB in float32 at this limit)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
@@ -228,6 +230,15 @@ class KernelMap(ArrayMethod):
     target item (the "watched it" signal); score(u) = k(u, W) A. λ is tuned on cold_valid.
     Stored in dual form: the warm users' L2-normalised source rows (sparse) and A (float32).
 
+    ``smoothing`` (an EASE λ_s, or None: off) also compares users through their *smoothed* source
+    rows x̃ = x S, where S is EASE's item–item model of the warm users' source rows,
+    S = I − P diag(1/diag P) with P = (X_Wᵀ X_W + λ_s I)⁻¹ (zero diagonal): a user who rated
+    "Alien" then looks a little like one who rated "Aliens". The kernel averages both cosines,
+    k(u, v) = ((cos(x_u, x_v) + w · cos(x̃_u, x̃_v)) / (1 + w))^p with w = ``smoothing_weight``.
+    S is width × width (width = source columns of ``source_input``); beyond
+    ``SMOOTHING_MAX_COLUMNS`` it is not formed and the map fits without smoothing (recorded in
+    ``history_["smoothing"]``, with a warning).
+
     Beyond ``landmarks`` warm users the W × W kernel is not formed: a seeded sample L of
     ``landmarks`` warm users spans the map (Nyström, subset of regressors),
     A = (K_LW K_WL + λ K_LL)⁻¹ K_LW Y_W and score(u) = k(u, L) A, built in chunks of warm users
@@ -239,8 +250,15 @@ class KernelMap(ArrayMethod):
 
     def __init__(self, power: int = 2, l2_grid: Sequence[float] = (1.0, 3.0, 10.0),
                  source_input: str = "both", target_all_weight: float = 0.25, landmarks: int = 3000,
+                 smoothing: float | None = None, smoothing_weight: float = 1.0,
                  seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__(threads)
+        if smoothing is not None:
+            check_range("smoothing", smoothing, 0, lo_open=True)
+        check_range("smoothing_weight", smoothing_weight, 0, lo_open=True)
+        self.smoothing = None if smoothing is None else float(smoothing)
+        self.smoothing_weight = float(smoothing_weight)
+        self._smoothed = None  # (S, warm row data, the warm rows smoothed): see _smoothed_basis
         check_range("power", power, 1)
         self.power = int(power)
         self.l2_grid = check_grid("l2_grid", l2_grid)
@@ -255,11 +273,51 @@ class KernelMap(ArrayMethod):
     def _rows(self, data: TransferData, idx) -> sp.csr_matrix:
         return l2_normalise(data.source_matrix(self.source_input, idx).astype(np.float64))
 
-    def _kernel(self, data: TransferData, idx) -> np.ndarray:
+    def _basis_rows(self) -> sp.csr_matrix:
         a = self.arrays_
-        warm = sp.csr_matrix((a["w_data"], a["w_indices"], a["w_indptr"]),
+        return sp.csr_matrix((a["w_data"], a["w_indices"], a["w_indptr"]),
                              shape=(len(a["w_indptr"]) - 1, int(self.meta_["width"])))
-        return (self._rows(data, idx) @ warm.T).toarray() ** self.power
+
+    def _smoothed_basis(self) -> tuple[np.ndarray, np.ndarray]:
+        """(S in float64, the stored (basis) users' smoothed rows x̃ = x S, L2-normalised), built once per
+        fitted map (S is stored in float32; every product uses that rounded S, so a reloaded map scores alike)."""
+        a = self.arrays_
+        kept = self._smoothed
+        if kept is None or kept[0] is not a["S"] or kept[1] is not a["w_data"]:
+            s64 = a["S"].astype(np.float64)
+            kept = (a["S"], a["w_data"], s64, l2_normalise(np.asarray(self._basis_rows() @ s64)))
+            self._smoothed = kept
+        return kept[2], kept[3]
+
+    def _kernel(self, data: TransferData, idx) -> np.ndarray:
+        rows = self._rows(data, idx)
+        cos = (rows @ self._basis_rows().T).toarray()
+        if "S" in self.arrays_:
+            s64, basis = self._smoothed_basis()
+            smooth = l2_normalise(np.asarray(rows @ s64))  # x̃ = x S from the normalised row: the same direction
+            w = self.smoothing_weight
+            cos = (cos + w * (smooth @ basis.T)) / (1.0 + w)
+        return cos ** self.power
+
+    def _smoothing_model(self, data: TransferData) -> np.ndarray | None:
+        """EASE's item–item model S of the warm users' source rows (float32), or None when off or too wide."""
+        if self.smoothing is None:
+            self.history_["smoothing"] = "off"
+            return None
+        x = data.source_matrix(self.source_input, data.warm_idx).astype(np.float64)
+        if x.shape[1] > SMOOTHING_MAX_COLUMNS:
+            note = (f"off: {x.shape[1]:,} source columns > {SMOOTHING_MAX_COLUMNS:,} (S would be "
+                    f"{x.shape[1]:,} × {x.shape[1]:,}); set transfer.kernel_map.smoothing: null to silence this")
+            warnings.warn(f"kernel_map smoothing {note}", stacklevel=3)
+            self.history_["smoothing"] = note
+            return None
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += self.smoothing
+        p = np.linalg.inv(gram)
+        s = -p / np.diag(p)[None, :]
+        np.fill_diagonal(s, 0.0)
+        self.history_["smoothing"] = {"l2": self.smoothing, "weight": self.smoothing_weight, "columns": int(x.shape[1])}
+        return s.astype(np.float32)
 
     def _targets(self, data: TransferData, idx) -> sp.csr_matrix:
         y = data.X_target_train[idx].astype(np.float64)
@@ -277,6 +335,10 @@ class KernelMap(ArrayMethod):
         self.meta_ = {"n_target": data.n_target, "width": int(xb.shape[1]), "landmarks": int(len(basis)) if nystrom else None}
         self.arrays_ = {"w_data": xb.data, "w_indices": xb.indices.astype(np.int64),
                         "w_indptr": xb.indptr.astype(np.int64)}
+        self.history_ = {}
+        smoothing = self._smoothing_model(data)
+        if smoothing is not None:
+            self.arrays_["S"] = smoothing
         if nystrom:
             from scipy.linalg import eigh
 
@@ -293,7 +355,6 @@ class KernelMap(ArrayMethod):
             lam, q = np.linalg.eigh(self._kernel(data, w))  # A(λ) for every λ from one eigh
             qty = q.T @ self._targets(data, w).toarray()
         warm_rows = dict(self.arrays_)
-        self.history_ = {}
         # The λ scan scores cold_valid as k(u, B) Q diag(1/(Λ+λ)) QᵀY, without forming A(λ) (basis × catalogue)
         # for every λ: that product cost 0.9 s a λ on ML-1M (17 GFLOP), the scan's rows 0.1 s; A is formed once,
         # for the chosen λ, exactly as before. (The exact map's scan reads A(λ) in float64, not rounded to float32

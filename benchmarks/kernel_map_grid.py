@@ -1,0 +1,46 @@
+"""Choose the kernel map's source-side smoothing on cold_valid NDCG@10 (the only population used for tuning).
+
+The kernel map compares users by ((cos(x_u, x_v) + w·cos(x̃_u, x̃_v)) / (1 + w))² where x̃ = x S and S is
+EASE's item–item model of the warm users' source rows with ridge λ_s (``smoothing``; see
+``rec_helpers.transfer.baselines.KernelMap``). Prints one line per (λ_s, w) with the map's own λ (chosen on
+cold_valid inside each fit) and the fit time; cold_test is never read. The winner is written into
+``configs/default.yaml`` (``transfer.kernel_map``) by hand.
+
+    python benchmarks/kernel_map_grid.py [--profile smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+import time
+
+from rec_helpers import pipeline
+from rec_helpers.transfer.base import valid_ndcg
+from rec_helpers.transfer.registry import make_method
+
+SMOOTHING = [None, 100.0, 200.0, 500.0, 1000.0, 2000.0]
+WEIGHTS = [0.5, 1.0, 2.0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="configs/default.yaml")
+    ap.add_argument("--profile", default="")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = pipeline.start(tmp, args.config, args.profile)
+        data = pipeline.transfer_data(ctx)
+        base = {k: v for k, v in pipeline.method_params(ctx.config, "kernel_map").items()
+                if k not in ("smoothing", "smoothing_weight")}
+        grid = [(None, 1.0)] + list(itertools.product(SMOOTHING[1:], WEIGHTS))
+        for smoothing, weight in grid:
+            t = time.perf_counter()
+            m = make_method("kernel_map", **base, smoothing=smoothing, smoothing_weight=weight).fit(data)
+            label = "off" if smoothing is None else f"λ_s {smoothing:>6g}  w {weight:g}"
+            print(f"smoothing {label:18s} cold_valid NDCG@10 {valid_ndcg(m, data):.4f}  (map λ {m.meta_['l2']:g}, "
+                  f"{time.perf_counter() - t:.1f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
