@@ -10,10 +10,10 @@ cold_valid inside each fit) and the fit time; cold_test is never read. The winne
 """
 from __future__ import annotations
 
-import argparse
 import itertools
-import tempfile
 import time
+
+from _grid import grid_args, temp_run_data
 
 from rec_helpers import pipeline
 from rec_helpers.transfer.base import valid_ndcg
@@ -24,13 +24,7 @@ WEIGHTS = [0.5, 1.0, 2.0]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/default.yaml")
-    ap.add_argument("--profile", default="")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx = pipeline.start(tmp, args.config, args.profile)
-        data = pipeline.transfer_data(ctx)
+    with temp_run_data(grid_args(__doc__)) as (ctx, data):
         base = {k: v for k, v in pipeline.method_params(ctx.config, "kernel_map").items()
                 if k not in ("smoothing", "smoothing_weight")}
         grid = [(None, 1.0)] + list(itertools.product(SMOOTHING[1:], WEIGHTS))

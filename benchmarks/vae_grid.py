@@ -7,10 +7,10 @@ Prints one line per configuration; cold_test is never read. The winner is writte
 """
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 import time
+
+from _grid import grid_args, temp_run_data
 
 from rec_helpers import pipeline
 from rec_helpers.transfer.base import valid_ndcg
@@ -22,13 +22,7 @@ GRID = [{}, {"latent_dim": 128}, {"hidden": 600, "latent_dim": 200}, {"latent_di
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/default.yaml")
-    ap.add_argument("--profile", default="")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        ctx = pipeline.start(tmp, args.config, args.profile)
-        data = pipeline.transfer_data(ctx)
+    with temp_run_data(grid_args(__doc__)) as (ctx, data):
         base = {k: v for k, v in pipeline.method_params(ctx.config, "vae").items() if k in ("seed", "device")}
         for g in GRID:
             t = time.perf_counter()
