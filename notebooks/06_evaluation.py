@@ -191,7 +191,8 @@ for u in examples:
 # item among their positives); *new_share@20*: slots of the top 20 given to new items; *shelf_recall@20*: recall
 # when only the new items are ranked (a "new arrivals" shelf; random order gives 20 / number of new items).
 # The *ceiling* is not a method: the best ID-only method refitted **with** the new items' interactions. Its
-# recall@20 minus the same method's without them (the headroom) is all that the new items can add to such a model.
+# recall@20 minus the same method's without them (the headroom) is what the new items' real interactions add to that
+# model: how much there is for the text to find (a reference, not a bound: a text-aware method is another model).
 
 # %%
 if cfg["evaluation"].get("new_item_frac", 0.1):
@@ -210,8 +211,8 @@ if cfg["evaluation"].get("new_item_frac", 0.1):
         print(f"ceiling: {ceil['method']} refitted WITH the new items' interactions: {room['metric']} "
               f"{ceil[room['metric']]:.4f}, new_{room['metric']} {ceil['new_' + room['metric']]:.4f}; "
               f"headroom over {ceil['method']} "
-              f"without them Δ = {room['delta']:+.4f} [{room['ci_low']:+.4f}, {room['ci_high']:+.4f}]: all that "
-              f"the new items can add to such a model, which text must find from the BERT vectors alone")
+              f"without them Δ = {room['delta']:+.4f} [{room['ci_low']:+.4f}, {room['ci_high']:+.4f}]: what the new "
+              f"items' real interactions add to that model, which the text would have to find from BERT vectors")
     for m, curve in scen_info["bias_calibration"].items():
         if curve:
             print(f"{m}: new-item bias {scen_info['new_item_bias_rules'][m]!r} chosen on cold_valid (pseudo-new "

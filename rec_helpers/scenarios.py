@@ -44,8 +44,9 @@ The new-item scenario (issue 5)
    each a mean over users with a 95% percentile bootstrap CI (same resamples for every
    method, :func:`rec_helpers.bootstrap.bootstrap_ci`).
 5. **The ceiling** (:func:`id_ceiling`): the best ID-only method refitted *with* the new items'
-   interactions. It is what a method that knew everything the warm users did with the new items
-   would get, so its recall@k minus the ID-only recall@k (the headroom) bounds what text can add.
+   interactions. Its recall@k minus the same method's without them (the headroom) is what the new
+   items' real interactions add to that model: a reference for what the text is asked to find from
+   BERT vectors alone, not a bound on it (a text-aware method is another model).
 
 Entry points: :func:`new_item_scenario` (a pipeline context; writes
 ``scenarios/new_items.json``) and :func:`run_new_item_scenario` (any TransferData + truth).
@@ -363,7 +364,7 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
     item among them (NaN for the others). ``info["text_vs_id"]``: the best text-aware method
     against the best ID-only one on ``recall@k`` (paired bootstrap). ``info["ceiling"]`` (``ceiling=True``):
     :func:`id_ceiling`, that ID-only method refitted *with* the new items' interactions, a reference
-    for how much any new-item method could gain (it is not a method of the scenario).
+    for what those interactions add to it (not a method of the scenario, and not a bound on text).
     Returns the tidy frame, the figure and an info dict (counts, seconds per method, which methods can
     score new items).
     """
@@ -424,7 +425,8 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
         "users_with_new_positives": len(with_new),
         "text_vs_id": text_vs_id,
         "ceiling": (id_ceiling(models[text_vs_id["id_only"]], data, truth, new_ids, users, per_user[text_vs_id["id_only"]],
-                               k, n_resamples, seed, fit) if ceiling and text_vs_id else None),
+                               k, n_resamples, seed, fit, label=text_vs_id["id_only"])
+                    if ceiling and text_vs_id else None),
         "hidden_positives_on_new_items": n_new_pos,
         "hidden_positive_share_new": float(n_new_pos / max(1, len(truth))),
         "training_positives_removed": int(data.X_target_train.nnz - before.X_target_train.nnz),
@@ -440,16 +442,18 @@ def run_new_item_scenario(data: TransferData, truth: pd.DataFrame, new_ids: Sequ
 
 def id_ceiling(model: TransferMethod, data: TransferData, truth: pd.DataFrame, new_ids: Sequence, users: Sequence,
                id_only: pd.DataFrame, k: int = 20, n_resamples: int = DEFAULT_N_RESAMPLES, seed: int = 0,
-               fit: Callable[[TransferMethod, TransferData], TransferMethod] | None = None) -> dict:
+               fit: Callable[[TransferMethod, TransferData], TransferMethod] | None = None,
+               label: str | None = None) -> dict:
     """The ID-only ``model`` refitted on ``data`` *with* the new items' interactions (the same method and
     parameters), measured like the scenario's methods on the same ``users``.
 
     It knows what the warm users did with the new items, which no method in the scenario may know, so it is a
-    ceiling, not a competitor: ``headroom`` (the paired bootstrap of its ``recall@k`` against ``id_only``, the
-    same method's per-user metrics without the new items) is how much recall the new items can add at all for
-    such a model. A text-aware method that beats the ID-only one must find a share of that headroom from the
-    BERT vectors alone. ``fit(model, data)`` as in :func:`run_new_item_scenario` (the pipeline passes its
-    model cache, and the refit on the run's own data is the leaderboard's model).
+    reference, not a competitor: ``headroom`` (the paired bootstrap of its ``recall@k`` against ``id_only``, the
+    same method's per-user metrics without the new items, rows in the same user order) is what the new items'
+    real interactions add to this model. A text-aware method is another model, so this does not bound what
+    text can do; it measures how much there is to find. ``fit(model, data)`` as in :func:`run_new_item_scenario`
+    (a run passes its model cache, so a repeated run reuses the refit). ``label``: the method's name in the
+    scenario (default: ``model.name``).
     """
     from .bootstrap import paired_bootstrap
     from .transfer.registry import make_method
@@ -459,9 +463,12 @@ def id_ceiling(model: TransferMethod, data: TransferData, truth: pd.DataFrame, n
     idx = data.users_to_idx(list(users))
     scores = mask_seen(model.score(data, idx).astype(np.float64), data.target_seen[idx])
     metrics = per_user_metrics(scores, data, users, truth, new_ids, k)
+    if not metrics.index.equals(id_only.index):
+        raise DataValidationError("id_only must hold the same users, in the same order, as `users`.")
     means = {m: float(metrics[m].mean()) for m in (f"recall@{k}", f"ndcg@{NDCG_K}", f"new_recall@{k}", f"new_share@{k}")}
     headroom = paired_bootstrap(metrics[f"recall@{k}"].to_numpy(), id_only[f"recall@{k}"].to_numpy(), n_resamples, seed)
-    return {"method": model.name, "rule": "refitted with the new items' interactions (a ceiling, not a method)",
+    return {"method": label or model.name,
+            "rule": "refitted with the new items' interactions (a reference, not a method)",
             **means, "headroom": {"metric": f"recall@{k}", **headroom}}
 
 

@@ -118,7 +118,19 @@ def test_bad_smoothing_parameters_are_config_errors(kwargs):
         make_method("kernel_map", **kwargs)
 
 
-def test_plain_map_fits_without_a_warning(data):
+def test_smoothing_within_the_limit_fits_without_a_warning(data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        make_method("kernel_map").fit(data)
+        m = make_method("kernel_map", smoothing=20.0).fit(data)
+    assert "S" in m.arrays_
+
+
+def test_a_refit_without_smoothing_drops_the_smoothed_rows(data):
+    m = make_method("kernel_map", smoothing=20.0).fit(data)
+    m.score(data, data.cold_valid_idx)
+    assert m._smoothed is not None
+    m.smoothing = None
+    m.fit(data)
+    assert m._smoothed is None and "S" not in m.arrays_
+    idx = np.arange(data.n_users)
+    np.testing.assert_array_equal(m.score(data, idx), make_method("kernel_map").fit(data).score(data, idx))

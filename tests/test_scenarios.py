@@ -240,11 +240,15 @@ def test_ceiling_is_the_best_id_only_method_refitted_with_the_new_items(synth):
     """info["ceiling"]: the best ID-only method (by recall) fitted on the data *with* the new items,
     measured on the same users; its headroom is the paired difference against that method without them."""
     data, test, new, before = synth
-    frame, _, info = run_small(synth, names=("pop", "cd_ridge", "zero_shot"))
+    # a non-default grid, under another label: the refit must carry the parameters and report the label
+    models = {"pop": build("pop"), "ridge10": build("cd_ridge", l2_grid=(10.0,)), "zero_shot": build("zero_shot")}
+    frame, _, info = sc.run_new_item_scenario(data, test, new, models, k=10, n_resamples=200, seed=0)
     ceil, vs = info["ceiling"], info["text_vs_id"]
-    assert ceil["method"] == vs["id_only"] and "ceiling" in ceil["rule"]
+    assert vs["id_only"] == "ridge10" and ceil["method"] == "ridge10" and "reference" in ceil["rule"]
+    assert set(frame["method"]) == {"pop", "ridge10", "zero_shot"}  # the ceiling is no method of the scenario
     # by hand: the same method and parameters fitted on the full data, full catalogue, seen items masked
-    model = build(ceil["method"]).fit(data)
+    model = build("cd_ridge", l2_grid=(10.0,)).fit(data)
+    assert model.get_params() == models["ridge10"].get_params()
     users = [u for u in data.user_ids[data.cold_test_idx] if u in set(test["user"])]
     idx = data.users_to_idx(users)
     hand = sc.per_user_metrics(mask_seen(model.score(data, idx).astype(np.float64), data.target_seen[idx]),
@@ -252,6 +256,8 @@ def test_ceiling_is_the_best_id_only_method_refitted_with_the_new_items(synth):
     assert ceil["recall@10"] == pytest.approx(hand["recall@10"].mean())
     assert ceil["new_recall@10"] == pytest.approx(hand["new_recall@10"].mean()) and ceil["new_recall@10"] > 0
     assert ceil["new_share@10"] > 0  # with their history, the ID-only model ranks new items
+    other = build("cd_ridge").fit(data)  # the default grid gives another ceiling here: the parameters matter
+    assert not np.allclose(other.score(data, idx), model.score(data, idx))
     without = frame[(frame["method"] == ceil["method"]) & (frame["metric"] == "recall@10")]["mean"].item()
     assert ceil["headroom"]["delta"] == pytest.approx(ceil["recall@10"] - without)
     assert 0 < ceil["headroom"]["p_value"] <= 1 and ceil["headroom"]["metric"] == "recall@10"

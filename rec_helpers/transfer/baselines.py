@@ -237,7 +237,8 @@ class KernelMap(ArrayMethod):
     k(u, v) = ((cos(x_u, x_v) + w · cos(x̃_u, x̃_v)) / (1 + w))^p with w = ``smoothing_weight``.
     S is width × width (width = source columns of ``source_input``); beyond
     ``SMOOTHING_MAX_COLUMNS`` it is not formed and the map fits without smoothing (recorded in
-    ``history_["smoothing"]``, with a warning).
+    ``history_["smoothing"]``, with a warning). The class default is off (the plain map); the run's config
+    turns it on (``transfer.kernel_map.smoothing``, chosen with ``benchmarks/kernel_map_grid.py``).
 
     Beyond ``landmarks`` warm users the W × W kernel is not formed: a seeded sample L of
     ``landmarks`` warm users spans the map (Nyström, subset of regressors),
@@ -308,7 +309,7 @@ class KernelMap(ArrayMethod):
         if x.shape[1] > SMOOTHING_MAX_COLUMNS:
             note = (f"off: {x.shape[1]:,} source columns > {SMOOTHING_MAX_COLUMNS:,} (S would be "
                     f"{x.shape[1]:,} × {x.shape[1]:,}); set transfer.kernel_map.smoothing: null to silence this")
-            warnings.warn(f"kernel_map smoothing {note}", stacklevel=3)
+            warnings.warn(f"kernel_map smoothing {note}", stacklevel=4)  # fit's caller (fit → on_threads → here)
             self.history_["smoothing"] = note
             return None
         gram = (x.T @ x).toarray()
@@ -335,7 +336,7 @@ class KernelMap(ArrayMethod):
         self.meta_ = {"n_target": data.n_target, "width": int(xb.shape[1]), "landmarks": int(len(basis)) if nystrom else None}
         self.arrays_ = {"w_data": xb.data, "w_indices": xb.indices.astype(np.int64),
                         "w_indptr": xb.indptr.astype(np.int64)}
-        self.history_ = {}
+        self.history_, self._smoothed = {}, None
         smoothing = self._smoothing_model(data)
         if smoothing is not None:
             self.arrays_["S"] = smoothing
