@@ -223,6 +223,42 @@ pipeline.valid_report(ctx, {"fusion (vectors)": fusion, "score_fusion": score_fu
 # component is much weaker, α moves to the end of the strong one and nothing is gained.
 
 # %% [markdown]
+# **The kernel map, by hand.** It predicts a cold-start user's target scores from the warm users whose source
+# history looks like theirs: $s_u = k(u, W)\,A$ with $A = (K_{WW} + \lambda I)^{-1} Y_W$. Two users who rated
+# *Alien* and *Aliens* share no item, so the plain cosine calls them strangers; the map therefore also compares
+# *smoothed* rows $\tilde x = x S$, where $S$ is EASE's item–item model of the warm users' source rows,
+#
+# $$S = I - P\,\operatorname{diag}(1/\operatorname{diag} P),\quad P = (X_W^\top X_W + \lambda_s I)^{-1},\qquad
+#   k(u, v) = \Big(\frac{\cos(x_u, x_v) + w \cos(\tilde x_u, \tilde x_v)}{1 + w}\Big)^2$$
+#
+# ($\lambda_s$ = `transfer.kernel_map.smoothing`, chosen on cold_valid with `benchmarks/kernel_map_grid.py`). The
+# lines below build $S$ and the scores of a few cold_valid users and check them against the fitted map.
+
+# %%
+km = next((m for m in score_fusion.models_ if m.name == "kernel_map"), None)
+if km is None or km.smoothing is None or "S" not in km.arrays_ or km.meta_["landmarks"] is not None:
+    print("the kernel map here is not the exact smoothed map (see transfer.kernel_map): nothing to check by hand")
+else:
+    warm, users = data.warm_idx, data.cold_valid_idx[:20]
+    x_w = data.source_matrix("both", warm).astype(np.float64)            # [positives | rated at all]
+    P = np.linalg.inv((x_w.T @ x_w).toarray() + km.smoothing * np.eye(x_w.shape[1]))
+    S = np.eye(x_w.shape[1]) - P / np.diag(P)                            # EASE, then a zero diagonal
+    np.fill_diagonal(S, 0.0)
+    S = S.astype(np.float32).astype(np.float64)                          # the map stores S in float32
+
+    def unit(m):
+        m = np.asarray(m.todense() if hasattr(m, "todense") else m)
+        return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-300)
+
+    x_u = data.source_matrix("both", users).astype(np.float64)
+    w = km.smoothing_weight
+    k = ((unit(x_u) @ unit(x_w).T + w * unit(x_u @ S) @ unit(x_w @ S).T) / (1 + w)) ** km.power
+    np.testing.assert_allclose(S, km.arrays_["S"], atol=1e-6)
+    np.testing.assert_allclose(k @ km.arrays_["A"].astype(np.float64), km.score(data, users), rtol=1e-4, atol=1e-5)
+    print(f"S ({S.shape[0]} × {S.shape[1]} source columns, λ_s = {km.smoothing:g}) and the scores of {len(users)} "
+          f"cold_valid users by hand = the fitted kernel map's")
+
+# %% [markdown]
 # ## 8. A learned gate: α per user
 #
 # `mode="learned"` replaces the single α with a tiny gate $\alpha_u = \sigma(w^\top \varphi_u + b)$ on the user's
