@@ -539,6 +539,18 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+def _canonical_params(key: str, params: Mapping) -> dict:
+    """Every constructor parameter of method ``key`` (its text control: the method's), defaults filled in
+    and values as ``get_params()`` gives them, without ``progress``: the run's partial config parameters
+    and a fitted model's full ``get_params()`` then key the same fit (the new-item scenario's ceiling
+    reuses the leaderboard's model). A key that names no registered method keeps ``params`` as given."""
+    from .transfer.registry import METHODS, make_method
+
+    name = key[:-len(CONTROL_SUFFIX)] if key.endswith(CONTROL_SUFFIX) else key
+    full = make_method(name, **params).get_params() if name in METHODS else dict(params)
+    return {k: v for k, v in full.items() if k != "progress"}
+
+
 def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | None:
     """Where a model fitted on exactly this data (every matrix and vector of ``data``), with these
     parameters and this code is cached (``transfer.model_cache``); None when the cache is off.
@@ -565,7 +577,7 @@ def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | Non
         prints[id(data)] = h.hexdigest()
         # keyed by id(data): forget the fingerprint when the data is freed, since a new object may get its id
         weakref.finalize(data, prints.pop, id(data), None)
-    payload = json.dumps({"method": key, "params": {k: v for k, v in params.items() if k != "progress"},
+    payload = json.dumps({"method": key, "params": _canonical_params(key, params),
                           "data": prints[id(data)], "code": _code_fingerprint()}, sort_keys=True, default=str)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:24]
     return model_cache_root(ctx) / f"{key}-{digest}"

@@ -452,8 +452,9 @@ def id_ceiling(model: TransferMethod, data: TransferData, truth: pd.DataFrame, n
     same method's per-user metrics without the new items, rows in the same user order) is what the new items'
     real interactions add to this model. A text-aware method is another model, so this does not bound what
     text can do; it measures how much there is to find. ``fit(model, data)`` as in :func:`run_new_item_scenario`
-    (a run passes its model cache, so a repeated run reuses the refit). ``label``: the method's name in the
-    scenario (default: ``model.name``).
+    (a run passes its model cache, which keys a fit by the method's full parameters: the ceiling reuses the
+    run's own fit of that method when the parameters match). ``label``: the method's name in the scenario
+    (default: ``model.name``).
     """
     from .bootstrap import paired_bootstrap
     from .transfer.registry import make_method

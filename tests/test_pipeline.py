@@ -392,3 +392,40 @@ def test_data_fingerprints_are_forgotten_with_their_data(make_run, tmp_path):
     del data
     gc.collect()
     assert key not in ctx.cache["data_fingerprint"]
+
+
+def test_model_cache_keys_a_fit_by_its_full_parameters(make_run, tmp_path, monkeypatch):
+    """The run's partial config parameters and a model's full get_params() name the same cache entry (a
+    method's text control: under its own key), progress is no part of it, another value is another entry;
+    and fit_cached reuses a leaderboard fit instead of refitting it (the new-item scenario's ceiling)."""
+    from rec_helpers.transfer.registry import METHODS, make_method
+
+    ctx = make_run(tmp_path / "run", encoder={"cache_dir": str(tmp_path / "cache" / "emb")},
+                   transfer={"model_cache": True, "methods": ["cd_ridge", "kernel_map"]},
+                   evaluation={"text_control": False})
+    data = pipeline.transfer_data(ctx)
+    for name in ("kernel_map", "vae", "score_fusion", "cd_ridge"):
+        partial = pipeline.method_params(ctx.config, name)
+        full = make_method(name, **partial).get_params()
+        assert set(partial) < set(full)  # the config names fewer parameters than the model has
+        assert pipeline.model_cache_dir(ctx, name, partial, data) == pipeline.model_cache_dir(ctx, name, full, data)
+        control = name + pipeline.CONTROL_SUFFIX
+        assert pipeline.model_cache_dir(ctx, control, partial, data) == pipeline.model_cache_dir(ctx, control, full, data)
+        assert pipeline.model_cache_dir(ctx, control, partial, data) != pipeline.model_cache_dir(ctx, name, partial, data)
+    vae = pipeline.method_params(ctx.config, "vae")
+    assert (pipeline.model_cache_dir(ctx, "vae", {**vae, "progress": True}, data)
+            == pipeline.model_cache_dir(ctx, "vae", {**vae, "progress": False}, data))
+    assert (pipeline.model_cache_dir(ctx, "vae", {**vae, "seed": 7}, data)
+            != pipeline.model_cache_dir(ctx, "vae", vae, data))
+    pipeline.ensure_methods(ctx, ["kernel_map"], progress=False)
+
+    def no_fit(self, data):
+        raise AssertionError("refitted a model that is in the cache")
+
+    monkeypatch.setattr(METHODS["kernel_map"], "fit", no_fit)
+    fresh = make_method("kernel_map", **make_method("kernel_map", **pipeline.method_params(ctx.config, "kernel_map"))
+                        .get_params())
+    reused = pipeline.fit_cached(ctx, fresh, data)
+    assert reused.is_fitted and reused is not fresh
+    with pytest.raises(AssertionError, match="refitted"):
+        pipeline.fit_cached(ctx, make_method("kernel_map", l2_grid=(5.0,)), data)
