@@ -231,7 +231,11 @@ pipeline.valid_report(ctx, {"fusion (vectors)": fusion, "score_fusion": score_fu
 # $$S = I - P\,\operatorname{diag}(1/\operatorname{diag} P),\quad P = (X_W^\top X_W + \lambda_s I)^{-1},\qquad
 #   k(u, v) = \Big(\frac{\cos(x_u, x_v) + w \cos(\tilde x_u, \tilde x_v)}{1 + w}\Big)^2$$
 #
-# ($\lambda_s$ = `transfer.kernel_map.smoothing`, chosen on cold_valid with `benchmarks/kernel_map_grid.py`). The
+# ($\lambda_s$ = `transfer.kernel_map.smoothing`, chosen on cold_valid with `benchmarks/kernel_map_grid.py`). When the
+# data has **user features** (MovieLens: gender, age group, occupation; one-hot, each row $f_u$ L2-normalised), the
+# kernel also adds $\gamma\,(f_u^\top f_v)^2$: two users of the same age group and occupation then look a little
+# alike even when their histories do not, and cold-start users have these features too ($\gamma$ =
+# `transfer.kernel_map.user_feature_weight`, chosen on cold_valid with `benchmarks/user_features_grid.py`). The
 # lines below build $S$ and the scores of a few cold_valid users and check them against the fitted map.
 
 # %%
@@ -253,10 +257,14 @@ else:
     x_u = data.source_matrix("both", users).astype(np.float64)
     w = km.smoothing_weight
     k = ((unit(x_u) @ unit(x_w).T + w * unit(x_u @ S) @ unit(x_w @ S).T) / (1 + w)) ** km.power
+    if "w_feat" in km.arrays_:                                           # + γ·(f_u·f_v)^2 on the user features
+        f_u, f_w = (data.user_features[i].astype(np.float64) for i in (users, warm))
+        k = k + km.user_feature_weight * (f_u @ f_w.T) ** km.power
     np.testing.assert_allclose(S, km.arrays_["S"], atol=1e-6)
     np.testing.assert_allclose(k @ km.arrays_["A"].astype(np.float64), km.score(data, users), rtol=1e-4, atol=1e-5)
-    print(f"S ({S.shape[0]} × {S.shape[1]} source columns, λ_s = {km.smoothing:g}) and the scores of {len(users)} "
-          f"cold_valid users by hand = the fitted kernel map's")
+    feats = f"γ = {km.user_feature_weight:g} on the user features" if "w_feat" in km.arrays_ else "no user features"
+    print(f"S ({S.shape[0]} × {S.shape[1]} source columns, λ_s = {km.smoothing:g}; {feats}) and the scores of "
+          f"{len(users)} cold_valid users by hand = the fitted kernel map's")
 
 # %% [markdown]
 # ## 8. A learned gate: α per user

@@ -23,6 +23,10 @@ COL_SCORE = "score"
 
 GENRE_SEP = "|"
 
+# user features: categorical columns of the dataset's user table (MovieLens: users.dat / u.user / .user) that
+# the split keeps in users.parquet when the data has them; known for cold-start users too (no target data)
+USER_FEATURE_COLUMNS = ("gender", "age", "occupation")
+
 # --- domains and user roles ----------------------------------------------------------
 SOURCE = "source"
 TARGET = "target"

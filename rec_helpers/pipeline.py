@@ -120,12 +120,13 @@ def build_split(cfg: Mapping) -> tuple[Split, dict]:
     from .datasets import load_dataset
     from .item_text import build_item_texts
     from .preprocess import clean
-    from .splits import make_split
+    from .splits import attach_user_features, make_split
 
     data_cfg = resolve_data_paths(cfg["data"])
     ds = load_dataset(data_cfg)
     inter, counts = clean(ds.interactions, ds.items, data_cfg, int(cfg["seed"]))
     split = make_split(inter, ds.items, cfg["split"], int(cfg["seed"]), float(data_cfg["positive_threshold"]))
+    split.users = attach_user_features(split.users, ds.users)
     items = split.items
     items = items.assign(**{COL_TEXT: build_item_texts(items, cfg["encoder"]["template"]).to_numpy()})
     split.items = items[[COL_ITEM, COL_DOMAIN, COL_TITLE, COL_TEXT, COL_GENRES, "year"]]
@@ -574,6 +575,8 @@ def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | Non
         for m in (data.X_source, data.X_target_train, data.target_seen, data.X_target_valid, data.X_source_all):
             for part in (m.indptr, m.indices, m.data):
                 h.update(np.ascontiguousarray(part).tobytes())
+        if data.user_features is not None:
+            h.update(b"user_features" + np.ascontiguousarray(data.user_features).tobytes())
         prints[id(data)] = h.hexdigest()
         # keyed by id(data): forget the fingerprint when the data is freed, since a new object may get its id
         weakref.finalize(data, prints.pop, id(data), None)

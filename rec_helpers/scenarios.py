@@ -72,7 +72,8 @@ from .transfer.base import MAPPED, TransferMethod, check_bias_rule, scan_grid
 from .transfer.data import TransferData
 from .transfer.ranking import mask_seen, metric_at_k, top_k
 
-DEFAULT_METHODS = ("pop", "cd_ridge", "cd_ridge_all", "kernel_map", "emcdr", "zero_shot", "fusion", "adapter", "vae")
+DEFAULT_METHODS = ("pop", "cd_ridge", "cd_ridge_all", "cd_ridge_features", "kernel_map", "emcdr", "zero_shot", "fusion",
+                   "adapter", "vae")
 NDCG_K = 10
 RESULT_COLUMNS = ["method", "metric", "mean", "ci_low", "ci_high", "n_users"]
 JSON_PATH = LAYOUT.NEW_ITEMS

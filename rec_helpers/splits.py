@@ -23,7 +23,7 @@ import pandas as pd
 
 from .constants import (
     BOTH, COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TIMESTAMP, COL_USER, GENRE_SEP,
-    ROLE_COLD_TEST, ROLE_COLD_VALID, ROLE_WARM, SOURCE, SOURCE_GENRES, TARGET, TARGET_GENRES,
+    ROLE_COLD_TEST, ROLE_COLD_VALID, ROLE_WARM, SOURCE, SOURCE_GENRES, TARGET, TARGET_GENRES, USER_FEATURE_COLUMNS,
 )
 from .errors import ConfigError, DataValidationError
 
@@ -37,7 +37,7 @@ class Split:
     """Every frame of ``runs/<name>/split/`` plus counts for the manifest."""
 
     items: pd.DataFrame            # item, domain, title, text, genres
-    users: pd.DataFrame            # user, role
+    users: pd.DataFrame            # user, role (+ the user features the data has: gender, age, occupation)
     source: pd.DataFrame           # all role users' source interactions
     target_train: pd.DataFrame     # warm users' target interactions minus target_warm_test
     target_valid: pd.DataFrame     # cold_valid users' hidden target positives
@@ -190,6 +190,18 @@ def split_warm_by_time(target_warm: pd.DataFrame, threshold: float, test_frac: f
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df[INTERACTION_COLS].sort_values([COL_USER, COL_TIMESTAMP, COL_ITEM], kind="stable").reset_index(drop=True)
+
+
+def attach_user_features(roles: pd.DataFrame, users: pd.DataFrame | None) -> pd.DataFrame:
+    """``roles`` (user, role) with the :data:`USER_FEATURE_COLUMNS` that the dataset's user table has, as text
+    ("" where a user has no row); unchanged when it has none (custom data, a zip without users.dat)."""
+    cols = [c for c in USER_FEATURE_COLUMNS if users is not None and c in users.columns]
+    if not cols:
+        return roles
+    table = users[[COL_USER, *cols]].dropna(subset=[COL_USER]).astype(str).drop_duplicates(COL_USER)
+    out = roles.merge(table, on=COL_USER, how="left", validate="one_to_one")
+    out[cols] = out[cols].fillna("")
+    return out
 
 
 def make_split(inter: pd.DataFrame, items: pd.DataFrame, cfg: Mapping, seed: int,

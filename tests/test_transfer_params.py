@@ -47,7 +47,7 @@ def test_bad_params(name, params, message):
 def test_unknown_method_lists_valid_names():
     with pytest.raises(ConfigError) as err:
         make_method("svd++")
-    names = {"pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "kernel_map", "fusion", "adapter",
+    names = {"pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "cd_ridge_features", "kernel_map", "fusion", "adapter",
              "vae", "score_fusion"}
     for name in names:
         assert name in str(err.value)

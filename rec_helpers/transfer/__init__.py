@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .adapter import Adapter
 from .base import TransferMethod, valid_ndcg
-from .baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
+from .baselines import EMCDR, CDRidge, CDRidgeAll, CDRidgeFeatures, KernelMap, Pop, ZeroShot
 from .data import TransferData, make_synthetic_data
 from .fusion import Fusion
 from .score_fusion import ScoreFusion
@@ -21,7 +21,7 @@ from .two_tower import TwoTowerScorer
 from .vae import VAE
 
 __all__ = [
-    "Adapter", "BASELINES", "CDRidge", "CDRidgeAll", "EMCDR", "Fusion", "KernelMap", "METHODS",
+    "Adapter", "BASELINES", "CDRidge", "CDRidgeAll", "CDRidgeFeatures", "EMCDR", "Fusion", "KernelMap", "METHODS",
     "Pop", "ScoreFusion", "TRANSFER_METHODS",
     "TransferData", "TransferMethod", "TwoTowerScorer", "VAE", "ZeroShot", "load_method",
     "make_method", "make_synthetic_data", "mask_seen", "metric_at_k", "ndcg_at_k", "top_k", "valid_ndcg",

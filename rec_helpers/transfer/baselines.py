@@ -12,7 +12,7 @@ import torch
 from scipy.sparse.linalg import svds
 
 from ..constants import DEFAULT_SEED, DEFAULT_THREADS
-from ..errors import ConfigError
+from ..errors import ConfigError, DataValidationError
 from ..interest import l2_normalise
 from .base import (
     TransferMethod, check_choice, check_grid, check_range, check_threads, on_threads, scan_grid, valid_ndcg,
@@ -30,6 +30,35 @@ EXACT_MAX_SOURCE_COLUMNS = 4_096
 EXACT_MAX_MAP_CELLS = 50_000_000  # n_s × n_t entries of B (400 MB in float64)
 SMOOTHING_MAX_COLUMNS = 8_192  # the kernel map's source-side S is width × width (256 MB in float32 at this limit)
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
+
+
+def user_feature_basis(data: TransferData, idx: np.ndarray, weight: float, what: str,
+                       history: dict) -> np.ndarray | None:
+    """The ``idx`` users' feature rows (float32) that a map with ``user_feature_weight=weight`` fits on, or None:
+    off (weight 0), or the data has no user features (custom data): then the map fits without them, says so in
+    ``history["user_features"]`` and warns, as the kernel map's smoothing does beyond its width."""
+    if weight == 0:
+        history["user_features"] = "off"
+        return None
+    if data.user_features is None:
+        note = (f"off: the data has no user features; {what} fits without them (set its user_feature_weight: 0 "
+                "to silence this)")
+        warnings.warn(f"{what} user features {note}", stacklevel=4)
+        history["user_features"] = note
+        return None
+    rows = data.user_features[np.asarray(idx, dtype=np.int64)]
+    history["user_features"] = {"weight": float(weight), "columns": int(rows.shape[1])}
+    return rows.astype(np.float32)
+
+
+def _check_feature_width(data: TransferData, idx: np.ndarray, width: int, what: str) -> np.ndarray:
+    """The users' feature rows for scoring, checked against the width the map was fitted with."""
+    rows = data.user_feature_rows(idx, what)
+    if rows.shape[1] != width:
+        raise DataValidationError(
+            f"{what} was fitted on {width} user-feature columns but this data has {rows.shape[1]}. Fix: score it "
+            "on the data it was fitted on (the same split), or refit it.")
+    return rows
 
 
 class ArrayMethod(TransferMethod):
@@ -139,7 +168,8 @@ class CDRidge(ArrayMethod):
     """B = (XsᵀXs + λI)⁻¹ XsᵀXt on warm users; score = x_s·B; λ tuned on cold_valid NDCG@10.
 
     ``source_input`` picks x_s (see :data:`~rec_helpers.transfer.data.SOURCE_INPUTS`); the
-    reference CD-ridge reads source positives only, as SPEC §4 defines it.
+    reference CD-ridge reads source positives only, as SPEC §4 defines it. ``user_feature_weight`` c > 0
+    appends c × the user's feature row (``TransferData.user_features``) to x_s (0: off, the reference).
 
     ``solver``: "exact" (one eigh of the Gram matrix serves every λ), "low_rank" (a seeded
     randomized SVD Xs ≈ U S Vᵀ of rank ``rank``: B ≈ V diag(s/(s²+λ)) UᵀXt, stored as the
@@ -152,6 +182,7 @@ class CDRidge(ArrayMethod):
 
     def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID,
                  source_input: str = "positives", solver: str = "auto", rank: int = 512,
+                 user_feature_weight: float = 0.0,
                  seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__(threads)
         self.l2_grid = check_grid("l2_grid", l2_grid)
@@ -160,7 +191,18 @@ class CDRidge(ArrayMethod):
         check_choice("source_input", source_input, SOURCE_INPUTS)
         check_choice("solver", solver, RIDGE_SOLVERS)
         check_range("rank", rank, 0, lo_open=True)
+        check_range("user_feature_weight", user_feature_weight, 0)
         self.source_input, self.solver, self.rank, self.seed = source_input, solver, int(rank), int(seed)
+        self.user_feature_weight = float(user_feature_weight)
+
+    def _inputs(self, data: TransferData, idx: np.ndarray) -> sp.csr_matrix:
+        """x_s of the users, with c × their feature rows appended when the map was fitted with them."""
+        x = data.source_matrix(self.source_input, idx).astype(np.float64)
+        width = self.meta_.get("user_feature_columns")
+        if not width:
+            return x
+        f = _check_feature_width(data, idx, int(width), self.name)
+        return sp.hstack([x, sp.csr_matrix(self.user_feature_weight * f)], format="csr")
 
     def chosen_solver(self, n_source: int, n_target: int) -> str:
         """The solver ``fit`` uses for these sizes (resolves "auto")."""
@@ -174,11 +216,13 @@ class CDRidge(ArrayMethod):
         self._check_train_data(data)
         start = time.perf_counter()
         w = data.warm_idx
-        xs = data.source_matrix(self.source_input, w).astype(np.float64)
+        self.history_ = {}
+        feats = user_feature_basis(data, w, self.user_feature_weight, self.name, self.history_)
+        self.meta_ = {"n_target": data.n_target, "user_feature_columns": 0 if feats is None else int(feats.shape[1])}
+        xs = self._inputs(data, w)
         xt = data.X_target_train[w].astype(np.float64)
         solver = self.chosen_solver(xs.shape[1], data.n_target)
-        self.meta_ = {"n_target": data.n_target, "solver": solver}
-        self.history_ = {}
+        self.meta_["solver"] = solver
         if solver == "exact":
             lam, q = np.linalg.eigh((xs.T @ xs).toarray())  # B(λ) = Q diag(1/(Λ+λ)) Qᵀ XsᵀXt, every λ
             qtc = q.T @ (xs.T @ xt).toarray()
@@ -199,7 +243,7 @@ class CDRidge(ArrayMethod):
     @on_threads
     def score(self, data: TransferData, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted(data)
-        x_s = data.source_matrix(self.source_input, user_idx).astype(np.float64)
+        x_s = self._inputs(data, user_idx)
         if "B" in self.arrays_:
             return np.asarray(x_s @ self.arrays_["B"]).astype(np.float32)
         return (np.asarray(x_s @ self.arrays_["V"]) @ self.arrays_["Q"]).astype(np.float32)
@@ -222,6 +266,26 @@ class CDRidgeAll(CDRidge):
                          threads=threads)
 
 
+class CDRidgeFeatures(CDRidge):
+    """CD-ridge given every source rating and the user features: x_s = [positives | rated at all | c·f_u].
+
+    The same-input baseline of the kernel map (and score fusion) when they read user features, so the
+    leaderboard can tell what the features add to a linear map from what the nonlinear map adds. c
+    (``user_feature_weight``) was chosen on cold_valid (``benchmarks/user_features_grid.py``); its λ grid is
+    CD-ridge (all ratings)'s, chosen on cold_valid in ``fit``. Without user features in the data it is
+    CD-ridge (all ratings), and says so in its history.
+    """
+
+    name = "cd_ridge_features"
+
+    def __init__(self, l2_grid: Sequence[float] = DEFAULT_RIDGE_GRID + (3000.0,),
+                 source_input: str = "both", solver: str = "auto", rank: int = 512,
+                 user_feature_weight: float = 4.0,
+                 seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
+        super().__init__(l2_grid=l2_grid, source_input=source_input, solver=solver, rank=rank,
+                         user_feature_weight=user_feature_weight, seed=seed, threads=threads)
+
+
 class KernelMap(ArrayMethod):
     """Kernel ridge map from source behaviour to target behaviour (a nonlinear CD-ridge).
 
@@ -240,6 +304,13 @@ class KernelMap(ArrayMethod):
     ``history_["smoothing"]``, with a warning). The class default is off (the plain map); the run's config
     turns it on (``transfer.kernel_map.smoothing``, chosen with ``benchmarks/kernel_map_grid.py``).
 
+    ``user_feature_weight`` γ > 0 adds a second kernel on the users' features (``TransferData.user_features``:
+    MovieLens' gender, age group and occupation, one-hot, rows L2-normalised), in the same power:
+    k(u, v) = k_source(u, v) + γ · (f_u · f_v)^p. Two users with the same features then look a little alike
+    even when their source rows do not; the features are known for cold-start users too. Off (0) by default
+    in the class; the run's config sets γ (``benchmarks/user_features_grid.py``). Without user features in
+    the data the map fits without them and says so in ``history_["user_features"]``.
+
     Beyond ``landmarks`` warm users the W × W kernel is not formed: a seeded sample L of
     ``landmarks`` warm users spans the map (Nyström, subset of regressors),
     A = (K_LW K_WL + λ K_LL)⁻¹ K_LW Y_W and score(u) = k(u, L) A, built in chunks of warm users
@@ -252,8 +323,11 @@ class KernelMap(ArrayMethod):
     def __init__(self, power: int = 2, l2_grid: Sequence[float] = (1.0, 3.0, 10.0),
                  source_input: str = "both", target_all_weight: float = 0.25, landmarks: int = 3000,
                  smoothing: float | None = None, smoothing_weight: float = 1.0,
+                 user_feature_weight: float = 0.0,
                  seed: int = DEFAULT_SEED, threads: int | None = DEFAULT_THREADS) -> None:
         super().__init__(threads)
+        check_range("user_feature_weight", user_feature_weight, 0)
+        self.user_feature_weight = float(user_feature_weight)
         if smoothing is not None:
             check_range("smoothing", smoothing, 0, lo_open=True)
         check_range("smoothing_weight", smoothing_weight, 0, lo_open=True)
@@ -298,7 +372,12 @@ class KernelMap(ArrayMethod):
             smooth = l2_normalise(np.asarray(rows @ s64))  # x̃ = x S from the normalised row: the same direction
             w = self.smoothing_weight
             cos = (cos + w * (smooth @ basis.T)) / (1.0 + w)
-        return cos ** self.power
+        k = cos ** self.power
+        if "w_feat" in self.arrays_:
+            basis_feat = self.arrays_["w_feat"]
+            f = _check_feature_width(data, idx, basis_feat.shape[1], "the kernel map")
+            k += self.user_feature_weight * (f @ basis_feat.T.astype(np.float64)) ** self.power
+        return k
 
     def _smoothing_model(self, data: TransferData) -> np.ndarray | None:
         """EASE's item–item model S of the warm users' source rows (float32), or None when off or too wide."""
@@ -340,6 +419,9 @@ class KernelMap(ArrayMethod):
         smoothing = self._smoothing_model(data)
         if smoothing is not None:
             self.arrays_["S"] = smoothing
+        feats = user_feature_basis(data, basis, self.user_feature_weight, "the kernel map", self.history_)
+        if feats is not None:
+            self.arrays_["w_feat"] = feats
         if nystrom:
             from scipy.linalg import eigh
 

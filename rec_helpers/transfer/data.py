@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from ..constants import (
     COL_DOMAIN, COL_GENRES, COL_ITEM, COL_RATING, COL_ROLE, COL_TEXT, COL_TIMESTAMP,
     COL_TITLE, COL_USER, DEFAULT_POSITIVE_THRESHOLD, ROLE_COLD_TEST, ROLE_COLD_VALID,
-    ROLE_WARM, ROLES, SOURCE, TARGET, BOTH,
+    ROLE_WARM, ROLES, SOURCE, TARGET, BOTH, USER_FEATURE_COLUMNS,
 )
 from ..errors import ConfigError, DataValidationError, require_columns
 from ..interest import l2_normalise
@@ -63,6 +63,9 @@ class TransferData:
     ``X_*`` are binary positive matrices (rating ≥ ``positive_threshold``);
     ``X_source_all`` marks every source interaction (any rating);
     ``target_seen`` marks every training interaction (any rating) to exclude at ranking.
+    ``user_features`` (or None when the data has none) one-hot encodes the users' categorical
+    :data:`~rec_helpers.constants.USER_FEATURE_COLUMNS` (MovieLens: gender, age group, occupation),
+    each row L2-normalised; they are known for cold-start users too, as their source rows are.
     """
 
     user_ids: np.ndarray
@@ -78,6 +81,7 @@ class TransferData:
     target_seen: sp.csr_matrix
     X_target_valid: sp.csr_matrix
     X_source_all: sp.csr_matrix | None = None
+    user_features: np.ndarray | None = None
     positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD
     user_index: dict = field(default_factory=dict, repr=False)
     target_item_index: dict = field(default_factory=dict, repr=False)
@@ -156,6 +160,15 @@ class TransferData:
         if kind == "all":
             return self.X_source_all[rows]
         return sp.hstack([self.X_source[rows], self.X_source_all[rows]], format="csr")
+
+    def user_feature_rows(self, idx: np.ndarray, what: str) -> np.ndarray:
+        """The users' feature rows (float64); a named error when the data has no user features."""
+        if self.user_features is None:
+            raise DataValidationError(
+                f"{what} reads user features, but this data has none (no {list(USER_FEATURE_COLUMNS)} columns in "
+                "`users`). Fix: load a dataset whose user table has them (MovieLens does), or set the method's "
+                "user_feature_weight to 0.")
+        return self.user_features[np.asarray(idx, dtype=np.int64)].astype(np.float64)
 
     def target_prior(self) -> np.ndarray:
         """Mean target interest u_t over warm users (the default stand-in for cold users)."""
@@ -290,11 +303,17 @@ class TransferData:
                  else np.ones(len(target_valid), bool))
         X_target_valid = _binary(v_rows[v_pos], v_cols[v_pos], (n_users, len(tgt_items)))
 
+        feature_cols = [c for c in USER_FEATURE_COLUMNS if c in users.columns]
+        user_features = None
+        if feature_cols:  # one-hot, categories in sorted order (deterministic); "" (unknown) gets no column
+            codes = users[feature_cols].fillna("").astype(str).replace("", np.nan)
+            user_features = l2_normalise(pd.get_dummies(codes, dtype=np.float64).to_numpy()).astype(np.float32)
+
         return cls(
             user_ids=user_ids, roles=roles, source_item_ids=src_items, target_item_ids=tgt_items,
             E_source=E_source, E_target=E_target, U_s=U_s, U_t=U_t, X_source=X_source,
             X_target_train=X_target_train, target_seen=target_seen, X_target_valid=X_target_valid,
-            X_source_all=X_source_all, positive_threshold=thr, user_index=user_index,
+            X_source_all=X_source_all, user_features=user_features, positive_threshold=thr, user_index=user_index,
             target_item_index=tgt_index,
             source_item_index=src_index,
         )
@@ -330,7 +349,8 @@ def make_synthetic_data(
     (a fixed linear map T plus noise), items have topic vectors, and BERT-like item
     vectors are a random projection of the topics plus noise, L2-normalised.
     Interactions are drawn ∝ softmax(taste·topic + popularity); rating = 4 or 5 when
-    the affinity is high, else 1–3. Roles: 70% warm, 10% cold_valid, 20% cold_test.
+    the affinity is high, else 1–3. Roles: 70% warm, 10% cold_valid, 20% cold_test. Users also get
+    gender, age and occupation features, the first two noisy functions of the target taste.
     With ``return_test=True`` also returns the cold_test users' target positives
     (a frame for evaluation only; it is not part of the returned data).
     """
@@ -378,7 +398,12 @@ def make_synthetic_data(
     role = np.full(n_users, ROLE_WARM, dtype=object)
     role[order[:n_test]] = ROLE_COLD_TEST
     role[order[n_test:n_test + n_valid]] = ROLE_COLD_VALID
-    users = pd.DataFrame({COL_USER: user_ids, COL_ROLE: role})
+    # user features that say a little about the target taste, as demographics do (drawn last: every other
+    # array of the data is the same as without them)
+    gender = np.where(q[:, 0] + rng.normal(size=n_users) > 0, "F", "M")
+    age = np.array(["18", "25", "35", "45"])[np.digitize(q[:, 1] + rng.normal(size=n_users), [-0.7, 0.0, 0.7])]
+    occupation = rng.integers(0, 5, size=n_users).astype(str)
+    users = pd.DataFrame({COL_USER: user_ids, COL_ROLE: role, "gender": gender, "age": age, "occupation": occupation})
     role_of = dict(zip(user_ids, role))
     t_role = target[COL_USER].map(role_of)
     positive = target[COL_RATING] >= DEFAULT_POSITIVE_THRESHOLD

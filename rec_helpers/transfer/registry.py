@@ -10,16 +10,16 @@ from ..errors import ConfigError, RunFolderError
 from ..fetch import sha256_file
 from .adapter import Adapter
 from .base import CONFIG_FILE, STATE_FILE, STATE_REF_FILE, TransferMethod
-from .baselines import EMCDR, CDRidge, CDRidgeAll, KernelMap, Pop, ZeroShot
+from .baselines import EMCDR, CDRidge, CDRidgeAll, CDRidgeFeatures, KernelMap, Pop, ZeroShot
 from .fusion import Fusion
 from .score_fusion import ScoreFusion
 from .vae import VAE
 
 METHODS: dict[str, type[TransferMethod]] = {
-    cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, CDRidgeAll, KernelMap, Fusion,
+    cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, CDRidgeAll, CDRidgeFeatures, KernelMap, Fusion,
                               Adapter, VAE, ScoreFusion)
 }
-BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "kernel_map")
+BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "cd_ridge_features", "kernel_map")
 TRANSFER_METHODS = ("fusion", "adapter", "vae", "score_fusion")
 
 
