@@ -100,7 +100,7 @@ def _read_member(zf: zipfile.ZipFile, suffix: str) -> bytes:
 
 def _read_optional(zf: zipfile.ZipFile, suffix: str, inter: pd.DataFrame, **read_kw) -> pd.DataFrame:
     """The user demographics file (``users.dat`` / ``u.user``) when the zip has it, else just the user ids
-    of the ratings: the suite never uses demographics, so a zip without them still loads."""
+    of the ratings: a zip without them still loads (the maps that read user features then fit without them)."""
     names = [n for n in zf.namelist() if n.endswith(suffix)]
     if not names:
         return pd.DataFrame({"user": sorted(inter["user"].dropna().unique())})
