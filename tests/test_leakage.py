@@ -58,7 +58,8 @@ def assert_no_leak(frames: dict[str, pd.DataFrame], target_all: pd.DataFrame) ->
     assert len(frames["target_train"]) + len(frames["target_warm_test"]) == len(warm_target)
     # 5. the items and users tables carry no interactions
     assert set(frames["items"].columns) >= {"item", "domain"} and "user" not in frames["items"].columns
-    assert list(frames["users"].columns) == ["user", "role"]
+    assert list(frames["users"].columns)[:2] == ["user", "role"]
+    assert set(frames["users"].columns[2:]) <= {"gender", "age", "occupation"}  # the user features, if any
 
 
 @pytest.mark.parametrize("kind", ["genre", "time"])

@@ -3,6 +3,7 @@ map (k = k_source + γ·(f_u·f_v)^p) and CD-ridge (user features) (x = [positiv
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,20 @@ def test_attach_user_features_keeps_the_known_columns_as_text():
                           "zip_code": ["1", "2", "3"]})
     out = attach_user_features(roles, table)
     assert list(out.columns) == ["user", "role", "gender", "age"]  # zip codes are not a feature
-    assert out["gender"].tolist() == ["F", "", "M"] and out["age"].tolist() == ["1.0", "", "25.0"]
+    assert out["gender"].tolist() == ["F", "", "M"] and out["age"].tolist() == ["1", "", "25"]
     assert attach_user_features(roles, pd.DataFrame({"user": ["1"]})) is roles
     assert attach_user_features(roles, None) is roles
+
+
+def test_ages_in_years_fall_into_movielens_1m_age_groups():
+    roles = pd.DataFrame({"user": list("abcdefg"), "role": "warm"})
+    table = pd.DataFrame({"user": list("abcdefg"), "age": ["7", "18", "24", "34", "49", "55", "73"],
+                          "occupation": ["10.0", "2.0", "x", "1", "1", "1", "1"]})
+    out = attach_user_features(roles, table)
+    assert out["age"].tolist() == ["1", "18", "18", "25", "45", "50", "56"]
+    assert out["occupation"].tolist() == ["10.0", "2.0", "x", "1", "1", "1", "1"]  # not all numbers: kept as text
+    ml1m = attach_user_features(roles, table.assign(age=["1", "18", "25", "35", "45", "50", "56"]))
+    assert ml1m["age"].tolist() == ["1", "18", "25", "35", "45", "50", "56"]  # ML-1M's codes are their own groups
 
 
 def test_transfer_data_one_hot_encodes_the_features(data):
@@ -45,6 +57,7 @@ def test_transfer_data_one_hot_encodes_the_features(data):
     assert ((f > 0).sum(axis=1) == 3).all()
     again = make_synthetic_data(seed=4)
     np.testing.assert_array_equal(again.user_features, f)
+    assert len(data.user_feature_names) == f.shape[1] and "gender=F" in data.user_feature_names
 
 
 def test_unknown_feature_values_get_no_column():
@@ -58,8 +71,11 @@ def test_unknown_feature_values_get_no_column():
     vectors = np.vstack([d.E_source, d.E_target])
     out = TransferData.from_frames(items, frames, empty, empty, empty[["user", "item"]], items["item"], vectors,
                                    d.U_s, np.zeros_like(d.U_t))
-    assert out.user_features.shape == (d.n_users, 1)
+    assert out.user_features.shape == (d.n_users, 1) and out.user_feature_names == ("gender=F",)
     np.testing.assert_array_equal(out.user_features[:, 0], [1.0, 0.0] * (d.n_users // 2))
+    none = TransferData.from_frames(items, frames.assign(gender=""), empty, empty, empty[["user", "item"]],
+                                    items["item"], vectors, d.U_s, np.zeros_like(d.U_t))
+    assert none.user_features is None and none.user_feature_names == ()
 
 
 def kernel_by_hand(data, idx, gamma, lam):
@@ -78,7 +94,7 @@ def kernel_by_hand(data, idx, gamma, lam):
 
 def test_kernel_map_with_user_features_equals_the_formula_by_hand(data):
     m = make_method("kernel_map", user_feature_weight=0.5, l2_grid=(3.0,)).fit(data)
-    assert m.history_["user_features"] == {"weight": 0.5, "columns": data.user_features.shape[1]}
+    assert m.history_["user_features"] == {"weight": 0.5, "columns": list(data.user_feature_names)}
     idx = data.cold_test_idx
     np.testing.assert_allclose(m.score(data, idx), kernel_by_hand(data, idx, 0.5, 3.0), rtol=1e-4, atol=1e-5)
 
@@ -115,9 +131,10 @@ def test_maps_never_read_cold_test_users_features_when_fitting(data, name, kwarg
 @pytest.mark.parametrize("name, kwargs, plain", [("kernel_map", {"user_feature_weight": 0.5}, "kernel_map"),
                                                  ("cd_ridge_features", {}, "cd_ridge_all")])
 def test_without_user_features_a_map_fits_without_them_and_says_so(bare, name, kwargs, plain):
-    with pytest.warns(UserWarning, match="no user features"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # custom data has none: a note in the history, not a warning every run
         m = make_method(name, **kwargs).fit(bare)
-    assert m.history_["user_features"].startswith("off:")
+    assert m.history_["user_features"] == "off: the data has no user features"
     idx = np.arange(bare.n_users)
     np.testing.assert_array_equal(m.score(bare, idx), make_method(plain).fit(bare).score(bare, idx))
 
@@ -127,9 +144,10 @@ def test_scoring_data_without_or_with_other_features_is_a_named_error(data, bare
     m = make_method(name, **kwargs).fit(data)
     with pytest.raises(DataValidationError, match="no .*columns in `users`"):
         m.score(bare, data.cold_test_idx)
-    wider = dataclasses.replace(data, user_features=np.hstack([data.user_features, data.user_features[:, :1]]))
+    names = list(data.user_feature_names)
+    renamed = dataclasses.replace(data, user_feature_names=tuple(names[1:] + names[:1]))  # same width, other columns
     with pytest.raises(DataValidationError, match="user-feature columns"):
-        m.score(wider, data.cold_test_idx)
+        m.score(renamed, data.cold_test_idx)
 
 
 def test_cd_ridge_features_appends_the_scaled_features(data):
@@ -165,3 +183,35 @@ def test_nystrom_with_user_features_equals_exact(data):
 def test_a_negative_user_feature_weight_is_a_config_error(name):
     with pytest.raises(ConfigError, match="user_feature_weight"):
         make_method(name, user_feature_weight=-0.1)
+
+
+def test_the_pipeline_keeps_a_datasets_user_features(make_run, tmp_path, monkeypatch):
+    """build_split carries the user table's features into split/users.parquet and the run's TransferData."""
+    from rec_helpers import datasets, pipeline
+
+    real = datasets.load_dataset
+
+    def with_users(cfg):
+        ds = real(cfg)
+        users = sorted(ds.interactions["user"].unique())
+        table = pd.DataFrame({"user": users, "gender": ["F", "M"] * (len(users) // 2) + ["F"] * (len(users) % 2),
+                              "age": [str(18 + i % 40) for i in range(len(users))]})
+        return dataclasses.replace(ds, users=table)
+
+    monkeypatch.setattr(datasets, "load_dataset", with_users)
+    ctx = make_run(tmp_path / "run")
+    split = pipeline.ensure_split(ctx)
+    assert {"gender", "age"} <= set(split.users.columns)
+    assert set(split.users["age"]) <= {"18", "25", "35", "45", "50", "56"}
+    on_disk = pipeline.load_split(ctx.run).users
+    pd.testing.assert_frame_equal(on_disk.reset_index(drop=True), split.users.reset_index(drop=True))
+    data = pipeline.transfer_data(ctx)
+    assert data.user_features is not None and "gender=F" in data.user_feature_names
+    km = make_method("kernel_map", user_feature_weight=0.2).fit(data)
+    assert "w_feat" in km.arrays_
+
+
+def test_a_missing_feature_value_is_unknown_for_that_feature_only():
+    roles = pd.DataFrame({"user": ["1", "2"], "role": "warm"})
+    out = attach_user_features(roles, pd.DataFrame({"user": ["1", "2"], "gender": ["F", None], "age": [25.0, None]}))
+    assert out["gender"].tolist() == ["F", ""] and out["age"].tolist() == ["25", ""]

@@ -1,5 +1,5 @@
-"""Baselines and closed-form maps: Pop, zero-shot BERT, CD-ridge (positives / all ratings),
-EMCDR and the kernel map (numpy / scipy, closed forms)."""
+"""Baselines and closed-form maps: Pop, zero-shot BERT, CD-ridge (positives / all ratings / all ratings and user
+features), EMCDR and the kernel map (numpy / scipy, closed forms)."""
 from __future__ import annotations
 
 import time
@@ -32,32 +32,30 @@ SMOOTHING_MAX_COLUMNS = 8_192  # the kernel map's source-side S is width × widt
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
-def user_feature_basis(data: TransferData, idx: np.ndarray, weight: float, what: str,
+def user_feature_basis(data: TransferData, idx: np.ndarray, weight: float,
                        history: dict) -> np.ndarray | None:
     """The ``idx`` users' feature rows (float32) that a map with ``user_feature_weight=weight`` fits on, or None:
-    off (weight 0), or the data has no user features (custom data): then the map fits without them, says so in
-    ``history["user_features"]`` and warns, as the kernel map's smoothing does beyond its width."""
+    off (weight 0), or the data has no user features (custom data has none; the default config's weights are
+    then moot, so this is a note in ``history["user_features"]``, not a warning)."""
     if weight == 0:
         history["user_features"] = "off"
         return None
     if data.user_features is None:
-        note = (f"off: the data has no user features; {what} fits without them (set its user_feature_weight: 0 "
-                "to silence this)")
-        warnings.warn(f"{what} user features {note}", stacklevel=4)
-        history["user_features"] = note
+        history["user_features"] = "off: the data has no user features"
         return None
     rows = data.user_features[np.asarray(idx, dtype=np.int64)]
-    history["user_features"] = {"weight": float(weight), "columns": int(rows.shape[1])}
+    history["user_features"] = {"weight": float(weight), "columns": list(data.user_feature_names)}
     return rows.astype(np.float32)
 
 
-def _check_feature_width(data: TransferData, idx: np.ndarray, width: int, what: str) -> np.ndarray:
-    """The users' feature rows for scoring, checked against the width the map was fitted with."""
+def _checked_feature_rows(data: TransferData, idx: np.ndarray, names: Sequence[str], what: str) -> np.ndarray:
+    """The users' feature rows for scoring, checked against the feature columns the map was fitted with."""
     rows = data.user_feature_rows(idx, what)
-    if rows.shape[1] != width:
+    if list(data.user_feature_names) != list(names):
         raise DataValidationError(
-            f"{what} was fitted on {width} user-feature columns but this data has {rows.shape[1]}. Fix: score it "
-            "on the data it was fitted on (the same split), or refit it.")
+            f"{what} was fitted on the user-feature columns {list(names)[:6]}… ({len(names)}) but this data has "
+            f"{list(data.user_feature_names)[:6]}… ({len(data.user_feature_names)}). Fix: score it on the data it "
+            "was fitted on (the same split), or refit it.")
     return rows
 
 
@@ -198,10 +196,10 @@ class CDRidge(ArrayMethod):
     def _inputs(self, data: TransferData, idx: np.ndarray) -> sp.csr_matrix:
         """x_s of the users, with c × their feature rows appended when the map was fitted with them."""
         x = data.source_matrix(self.source_input, idx).astype(np.float64)
-        width = self.meta_.get("user_feature_columns")
-        if not width:
+        names = self.meta_.get("user_feature_names")
+        if not names:
             return x
-        f = _check_feature_width(data, idx, int(width), self.name)
+        f = _checked_feature_rows(data, idx, names, self.name)
         return sp.hstack([x, sp.csr_matrix(self.user_feature_weight * f)], format="csr")
 
     def chosen_solver(self, n_source: int, n_target: int) -> str:
@@ -217,8 +215,9 @@ class CDRidge(ArrayMethod):
         start = time.perf_counter()
         w = data.warm_idx
         self.history_ = {}
-        feats = user_feature_basis(data, w, self.user_feature_weight, self.name, self.history_)
-        self.meta_ = {"n_target": data.n_target, "user_feature_columns": 0 if feats is None else int(feats.shape[1])}
+        feats = user_feature_basis(data, w, self.user_feature_weight, self.history_)
+        self.meta_ = {"n_target": data.n_target,
+                      "user_feature_names": [] if feats is None else list(data.user_feature_names)}
         xs = self._inputs(data, w)
         xt = data.X_target_train[w].astype(np.float64)
         solver = self.chosen_solver(xs.shape[1], data.n_target)
@@ -374,9 +373,8 @@ class KernelMap(ArrayMethod):
             cos = (cos + w * (smooth @ basis.T)) / (1.0 + w)
         k = cos ** self.power
         if "w_feat" in self.arrays_:
-            basis_feat = self.arrays_["w_feat"]
-            f = _check_feature_width(data, idx, basis_feat.shape[1], "the kernel map")
-            k += self.user_feature_weight * (f @ basis_feat.T.astype(np.float64)) ** self.power
+            f = _checked_feature_rows(data, idx, self.meta_["user_feature_names"], "the kernel map")
+            k += self.user_feature_weight * (f @ self.arrays_["w_feat"].T.astype(np.float64)) ** self.power
         return k
 
     def _smoothing_model(self, data: TransferData) -> np.ndarray | None:
@@ -419,9 +417,10 @@ class KernelMap(ArrayMethod):
         smoothing = self._smoothing_model(data)
         if smoothing is not None:
             self.arrays_["S"] = smoothing
-        feats = user_feature_basis(data, basis, self.user_feature_weight, "the kernel map", self.history_)
+        feats = user_feature_basis(data, basis, self.user_feature_weight, self.history_)
         if feats is not None:
             self.arrays_["w_feat"] = feats
+            self.meta_["user_feature_names"] = list(data.user_feature_names)
         if nystrom:
             from scipy.linalg import eigh
 

@@ -51,7 +51,7 @@ def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.cs
 # What a method that reads no BERT vectors reads: the users, the catalogues and the interaction matrices (a text
 # control's data shares these very objects with the run's data; see pipeline.transfer_data)
 INTERACTION_FIELDS = ("user_ids", "roles", "source_item_ids", "target_item_ids", "X_source", "X_source_all",
-                      "X_target_train", "target_seen", "X_target_valid")
+                      "X_target_train", "target_seen", "X_target_valid", "user_features", "user_feature_names")
 
 
 @dataclass(repr=False)
@@ -65,7 +65,8 @@ class TransferData:
     ``target_seen`` marks every training interaction (any rating) to exclude at ranking.
     ``user_features`` (or None when the data has none) one-hot encodes the users' categorical
     :data:`~rec_helpers.constants.USER_FEATURE_COLUMNS` (MovieLens: gender, age group, occupation),
-    each row L2-normalised; they are known for cold-start users too, as their source rows are.
+    each row L2-normalised, with one name per column in ``user_feature_names`` ("gender=F", "age=25", …);
+    they are known for cold-start users too, as their source rows are.
     """
 
     user_ids: np.ndarray
@@ -82,6 +83,7 @@ class TransferData:
     X_target_valid: sp.csr_matrix
     X_source_all: sp.csr_matrix | None = None
     user_features: np.ndarray | None = None
+    user_feature_names: tuple = ()
     positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD
     user_index: dict = field(default_factory=dict, repr=False)
     target_item_index: dict = field(default_factory=dict, repr=False)
@@ -165,9 +167,9 @@ class TransferData:
         """The users' feature rows (float64); a named error when the data has no user features."""
         if self.user_features is None:
             raise DataValidationError(
-                f"{what} reads user features, but this data has none (no {list(USER_FEATURE_COLUMNS)} columns in "
-                "`users`). Fix: load a dataset whose user table has them (MovieLens does), or set the method's "
-                "user_feature_weight to 0.")
+                f"{what} was fitted with user features, but this data has none (no {list(USER_FEATURE_COLUMNS)} "
+                "columns in `users`). Fix: score it on the data it was fitted on (MovieLens data has user features; "
+                "custom data has none), or refit it on this data.")
         return self.user_features[np.asarray(idx, dtype=np.int64)].astype(np.float64)
 
     def target_prior(self) -> np.ndarray:
@@ -194,7 +196,8 @@ class TransferData:
     ) -> "TransferData":
         """Validate the frames and build index maps, CSR matrices and vector blocks.
 
-        ``items``: item, domain (source/target/both); ``users``: user, role;
+        ``items``: item, domain (source/target/both); ``users``: user, role and optionally the user features
+        (:data:`~rec_helpers.constants.USER_FEATURE_COLUMNS`, text categories; "" = unknown);
         ``source``: all users' source interactions; ``target_train``: warm users only;
         ``target_valid``: cold_valid users only (a missing ``rating`` column means all
         rows are positives). ``item_vectors`` rows follow ``item_ids``; the user vector
@@ -304,16 +307,20 @@ class TransferData:
         X_target_valid = _binary(v_rows[v_pos], v_cols[v_pos], (n_users, len(tgt_items)))
 
         feature_cols = [c for c in USER_FEATURE_COLUMNS if c in users.columns]
-        user_features = None
+        user_features, user_feature_names = None, ()
         if feature_cols:  # one-hot, categories in sorted order (deterministic); "" (unknown) gets no column
             codes = users[feature_cols].fillna("").astype(str).replace("", np.nan)
-            user_features = l2_normalise(pd.get_dummies(codes, dtype=np.float64).to_numpy()).astype(np.float32)
+            onehot = pd.get_dummies(codes, prefix_sep="=", dtype=np.float64)
+            if onehot.shape[1]:
+                user_features = l2_normalise(onehot.to_numpy()).astype(np.float32)
+                user_feature_names = tuple(onehot.columns)
 
         return cls(
             user_ids=user_ids, roles=roles, source_item_ids=src_items, target_item_ids=tgt_items,
             E_source=E_source, E_target=E_target, U_s=U_s, U_t=U_t, X_source=X_source,
             X_target_train=X_target_train, target_seen=target_seen, X_target_valid=X_target_valid,
-            X_source_all=X_source_all, user_features=user_features, positive_threshold=thr, user_index=user_index,
+            X_source_all=X_source_all, user_features=user_features, user_feature_names=user_feature_names,
+            positive_threshold=thr, user_index=user_index,
             target_item_index=tgt_index,
             source_item_index=src_index,
         )
