@@ -84,17 +84,19 @@ def test_smoothing_reads_warm_users_only(data):
         np.testing.assert_array_equal(a.arrays_[key], b.arrays_[key])
 
 
-def test_smoothed_map_saves_and_loads(data, tmp_path):
-    m = make_method("kernel_map", smoothing=20.0, smoothing_weight=2.0).fit(data)
+@pytest.mark.parametrize("kwargs", [{"smoothing_weight": 2.0}, {"user_feature_weight": 0.5}])
+def test_smoothed_map_saves_and_loads(data, tmp_path, kwargs):
+    m = make_method("kernel_map", smoothing=20.0, **kwargs).fit(data)
     again = load_method(m.save(tmp_path / "km"))
     assert again.get_params() == m.get_params()
     idx = np.arange(data.n_users)
     np.testing.assert_array_equal(again.score(data, idx), m.score(data, idx))
 
 
-def test_smoothed_nystrom_with_every_warm_user_equals_exact(data):
-    exact = make_method("kernel_map", smoothing=20.0).fit(data)
-    full = make_method("kernel_map", smoothing=20.0, landmarks=10 ** 6)
+@pytest.mark.parametrize("kwargs", [{}, {"user_feature_weight": 0.5}])
+def test_smoothed_nystrom_with_every_warm_user_equals_exact(data, kwargs):
+    exact = make_method("kernel_map", smoothing=20.0, **kwargs).fit(data)
+    full = make_method("kernel_map", smoothing=20.0, landmarks=10 ** 6, **kwargs)
     full._force_nystrom = True
     full.fit(data)
     assert full.meta_["l2"] == exact.meta_["l2"]
