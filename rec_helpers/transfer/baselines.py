@@ -32,7 +32,7 @@ SMOOTHING_MAX_COLUMNS = 8_192  # the kernel map's source-side S is width × widt
 DEFAULT_MAP_GRID = (0.1, 1.0, 10.0, 100.0)
 
 
-def user_feature_basis(data: TransferData, idx: np.ndarray, weight: float,
+def _user_feature_basis(data: TransferData, idx: np.ndarray, weight: float,
                        history: dict) -> np.ndarray | None:
     """The ``idx`` users' feature rows (float32) that a map with ``user_feature_weight=weight`` fits on, or None:
     off (weight 0), or the data has no user features (custom data has none; the default config's weights are
@@ -215,7 +215,7 @@ class CDRidge(ArrayMethod):
         start = time.perf_counter()
         w = data.warm_idx
         self.history_ = {}
-        feats = user_feature_basis(data, w, self.user_feature_weight, self.history_)
+        feats = _user_feature_basis(data, w, self.user_feature_weight, self.history_)
         self.meta_ = {"n_target": data.n_target,
                       "user_feature_names": [] if feats is None else list(data.user_feature_names)}
         xs = self._inputs(data, w)
@@ -417,7 +417,7 @@ class KernelMap(ArrayMethod):
         smoothing = self._smoothing_model(data)
         if smoothing is not None:
             self.arrays_["S"] = smoothing
-        feats = user_feature_basis(data, basis, self.user_feature_weight, self.history_)
+        feats = _user_feature_basis(data, basis, self.user_feature_weight, self.history_)
         if feats is not None:
             self.arrays_["w_feat"] = feats
             self.meta_["user_feature_names"] = list(data.user_feature_names)
