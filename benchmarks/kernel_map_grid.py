@@ -13,11 +13,9 @@ from __future__ import annotations
 import itertools
 import time
 
-from _grid import grid_args, temp_run_data
+from _grid import configured_method, grid_args, temp_run_data
 
-from rec_helpers import pipeline
 from rec_helpers.transfer.base import valid_ndcg
-from rec_helpers.transfer.registry import make_method
 
 SMOOTHING = [None, 100.0, 200.0, 500.0, 1000.0, 2000.0]
 WEIGHTS = [0.5, 1.0, 2.0]
@@ -25,12 +23,10 @@ WEIGHTS = [0.5, 1.0, 2.0]
 
 def main() -> None:
     with temp_run_data(grid_args(__doc__)) as (ctx, data):
-        base = {k: v for k, v in pipeline.method_params(ctx.config, "kernel_map").items()
-                if k not in ("smoothing", "smoothing_weight")}
         grid = [(None, 1.0)] + list(itertools.product(SMOOTHING[1:], WEIGHTS))
         for smoothing, weight in grid:
             t = time.perf_counter()
-            m = make_method("kernel_map", **base, smoothing=smoothing, smoothing_weight=weight).fit(data)
+            m = configured_method(ctx, "kernel_map", smoothing=smoothing, smoothing_weight=weight).fit(data)
             label = "off" if smoothing is None else f"λ_s {smoothing:>6g}  w {weight:g}"
             print(f"smoothing {label:18s} cold_valid NDCG@10 {valid_ndcg(m, data):.4f}  (map λ {m.meta_['l2']:g}, "
                   f"{time.perf_counter() - t:.1f} s)", flush=True)

@@ -17,9 +17,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from _grid import configured_method
+
 from rec_helpers import pipeline
 from rec_helpers.metrics import ndcg_at_k
-from rec_helpers.transfer.registry import make_method
 
 REFERENCE = "cd_ridge"
 
@@ -29,10 +30,7 @@ def fit_all(ctx, names: list[str], seed: int, control: bool) -> dict:
     data = pipeline.transfer_data(ctx, control=control)
     fitted = {}
     for name in names:
-        params = {**pipeline.method_params(ctx.config, name), "seed": seed}
-        model = make_method(name, **{k: v for k, v in params.items()
-                                     if k in make_method(name).param_names()},
-                            **({"progress": False} if "progress" in make_method(name).param_names() else {}))
+        model = configured_method(ctx, name, seed=seed)
         comps = {c: fitted[c] for c in getattr(model, "components", ()) if c in fitted}
         fitted[name] = model.fit(data, fitted=comps) if comps else model.fit(data)
     return fitted

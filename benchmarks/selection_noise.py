@@ -22,19 +22,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from _grid import configured_method
+
 from rec_helpers import pipeline
 from rec_helpers.metrics import ndcg_at_k
 from rec_helpers.transfer.base import valid_ndcg
-from rec_helpers.transfer.registry import make_method
 
 
 def fitted(ctx, data, name: str, **override):
     """``name`` fitted with the config's parameters, ``override`` on top (no progress bars)."""
-    names = make_method(name).param_names()
-    params = {k: v for k, v in {**pipeline.method_params(ctx.config, name), **override}.items() if k in names}
-    if "progress" in names:
-        params["progress"] = False
-    return make_method(name, **params).fit(data)
+    return configured_method(ctx, name, **override).fit(data)
 
 
 def summarise(df: pd.DataFrame, what: str, target: float | None) -> None:
@@ -77,8 +74,7 @@ def main() -> None:
             km = fitted(ctx, data, "kernel_map", smoothing=smoothing, smoothing_weight=weight, l2_grid=[l2])
             point = {"smoothing": smoothing, "w": weight, "l2": l2}
             maps.append({**point, "valid": valid_ndcg(km, data), "test": test_ndcg(km)})
-            sf = make_method("score_fusion", **{**pipeline.method_params(ctx.config, "score_fusion"),
-                                                "alpha_grid": args.alphas})
+            sf = configured_method(ctx, "score_fusion", alpha_grid=args.alphas)
             sf.fit(data, fitted={"vae": vae, "kernel_map": km})
             valid_of = sf.history_["alpha_curve"]  # {str(α): cold_valid NDCG@10}
             for a in args.alphas:

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import time
 
-from _grid import grid_args, temp_run_data
+from _grid import configured_method, grid_args, temp_run_data
 
-from rec_helpers import pipeline
 from rec_helpers.transfer.base import valid_ndcg
-from rec_helpers.transfer.registry import make_method
 
 GRIDS = {"kernel_map": [0.0, 0.05, 0.1, 0.2, 0.4, 0.8], "cd_ridge_features": [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]}
 
@@ -33,10 +31,9 @@ def main() -> None:
             raise SystemExit("this data has no user features (gender, age, occupation); nothing to choose")
         print(f"user features: {data.user_features.shape[1]} one-hot columns", flush=True)
         for name, weights in GRIDS.items():
-            base = {k: v for k, v in pipeline.method_params(ctx.config, name).items() if k != "user_feature_weight"}
             for weight in weights:
                 t = time.perf_counter()
-                m = make_method(name, **base, user_feature_weight=weight).fit(data)
+                m = configured_method(ctx, name, user_feature_weight=weight).fit(data)
                 print(f"{name:18s} user_feature_weight {weight:<5g} cold_valid NDCG@10 {valid_ndcg(m, data):.4f}  "
                       f"(λ {m.meta_['l2']:g}, {time.perf_counter() - t:.1f} s)", flush=True)
 
