@@ -18,6 +18,7 @@ from rec_helpers.transfer import METHODS, make_method, make_synthetic_data
     ("adapter", {"fill": "zeros"}, "fill"),
     ("vae", {"beta_cap": -0.1}, "beta_cap"),
     ("vae", {"lr": 0}, "lr"),
+    ("vae", {"patience_updates": -1}, "patience_updates"),
     ("cd_ridge", {"l2_grid": [0.0]}, "l2_grid"),
     ("emcdr", {"rank": 0}, "rank"),
     ("fusion", {"nonsense": 1}, "no parameter"),

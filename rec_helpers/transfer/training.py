@@ -171,11 +171,14 @@ def train_loop(
     seed: int,
     progress: bool = True,
     desc: str = "fit",
+    patience_updates: int = 0,
 ) -> dict:
     """Mini-batch AdamW over ``train_idx`` with early stopping on ``valid_fn()`` (higher = better).
 
     After each epoch ``valid_fn`` (NDCG@10 on cold_valid) is evaluated; training stops
-    after ``patience`` epochs without improvement and the best weights are restored.
+    after ``patience`` epochs *and* at least ``patience_updates`` optimizer updates without
+    improvement, and the best weights are restored. (With few training users an epoch is a
+    couple of updates, so ``patience`` epochs alone can stop a model that is still learning.)
     Returns the history: per-epoch loss and validation curves, best epoch and timing.
     """
     rng = np.random.default_rng(seed)
@@ -184,7 +187,7 @@ def train_loop(
     bs = len(train_idx) if not batch_size else int(batch_size)
     hist: dict = {"loss": [], "valid_ndcg@10": [], "best_epoch": None,
                   "best_valid_ndcg@10": None, "epochs_run": 0, "stopped_early": False}
-    best, best_state, bad, step = -np.inf, None, 0, 0
+    best, best_state, bad, step, best_step = -np.inf, None, 0, 0, 0
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=True)
     for epoch in bar:
@@ -210,12 +213,12 @@ def train_loop(
             hist["valid_ndcg@10"].append(float(score))
             post["ndcg@10"] = f"{score:.4f}"
             if score > best:
-                best, bad = score, 0
+                best, bad, best_step = score, 0, step
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
                 hist["best_epoch"], hist["best_valid_ndcg@10"] = epoch + 1, float(score)
             else:
                 bad += 1
-                if bad >= patience:
+                if bad >= patience and step - best_step >= patience_updates:
                     hist["stopped_early"] = True
                     bar.set_postfix(post)
                     break
@@ -241,7 +244,7 @@ class TorchMethod(TransferMethod):
     def __init__(self, *, epochs: int, batch_size: int | None, lr: float, weight_decay: float,
                  patience: int, seed: int = DEFAULT_SEED, device: str = "auto",
                  progress: bool = True, softmax_items: int | None = None,
-                 threads: int | None = DEFAULT_THREADS) -> None:
+                 threads: int | None = DEFAULT_THREADS, patience_updates: int = 0) -> None:
         super().__init__()
         self.threads = check_threads(threads)
         if softmax_items is not None:
@@ -251,11 +254,13 @@ class TorchMethod(TransferMethod):
         check_range("lr", lr, 0, lo_open=True)
         check_range("weight_decay", weight_decay, 0)
         check_range("patience", patience, 1)
+        check_range("patience_updates", patience_updates, 0)
         if batch_size is not None:
             check_range("batch_size", batch_size, 1)
         check_choice("device", device, DEVICES)
         self.epochs, self.batch_size, self.lr = int(epochs), batch_size, float(lr)
         self.weight_decay, self.patience, self.seed = float(weight_decay), int(patience), int(seed)
+        self.patience_updates = int(patience_updates)
         self.device, self.progress = device, bool(progress)
         self.module_: nn.Module | None = None
 
@@ -305,7 +310,7 @@ class TorchMethod(TransferMethod):
                 lambda: self._valid_metric(data),
                 epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                 weight_decay=self.weight_decay, patience=self.patience, seed=self.seed,
-                progress=self.progress, desc=self.name,
+                progress=self.progress, desc=self.name, patience_updates=self.patience_updates,
             )
             self.history_.update(hist)
             self._after_training(data)

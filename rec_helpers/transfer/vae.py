@@ -143,10 +143,10 @@ class VAE(TorchMethod):
                  batch_size: int | None = 256, lr: float = 1e-3, weight_decay: float = 0.0,
                  patience: int = 8, seed: int = DEFAULT_SEED, device: str = "auto",
                  progress: bool = True, softmax_items: int | None = None,
-                 threads: int | None = DEFAULT_THREADS) -> None:
+                 threads: int | None = DEFAULT_THREADS, patience_updates: int = 0) -> None:
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          patience=patience, seed=seed, device=device, progress=progress,
-                         softmax_items=softmax_items, threads=threads)
+                         softmax_items=softmax_items, threads=threads, patience_updates=patience_updates)
         check_range("hidden", hidden, 1)
         check_range("latent_dim", latent_dim, 1)
         check_range("beta_cap", beta_cap, 0)
