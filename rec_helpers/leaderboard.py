@@ -13,6 +13,8 @@ from .constants import HEADLINE
 from .evaluation import segment_metrics
 
 TRANSFER = ("fusion", "adapter", "vae", "score_fusion")
+# closed-form maps from source to target behaviour that a transfer method has to beat
+LINEAR_BASELINES = ("cd_ridge", "cd_ridge_all", "cd_ridge_features", "emcdr")
 
 
 def text_verdict(delta: float, p_holm: float | None, alpha: float = 0.05) -> str:
@@ -146,6 +148,14 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = 
             lines.append(f"\n**The best transfer method, {best_t}, loses to {reference}** by "
                          f"{ref - by[best_t]['mean']:.3f} {metric} ({100 * (by[best_t]['mean'] - ref) / ref:+.1f}%): "
                          "on this split, a linear item-to-item map from source to target positives is hard to beat.")
+        stronger = [m for m in LINEAR_BASELINES if m in by and m != reference and by[m]["mean"] > ref]
+        if stronger:
+            top = max(stronger, key=lambda m: by[m]["mean"])
+            b = by[top]
+            lines.append(f"The strongest linear baseline in this run is **{top}**, not {reference}: "
+                         f"{b['mean']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]. {best_t} reaches "
+                         f"{by[best_t]['mean'] / b['mean']:.3f}× it (a ratio of means; the paired tests above are "
+                         f"against {reference}).")
     controls = metrics.get("text_control") or {}
     if controls:
         lines.append("\n**Does the text help?** Each method that reads BERT vectors was refitted with random unit "

@@ -505,6 +505,23 @@ def test_discussion_reports_text_against_control():
     assert "BERT 0.470 vs random 0.490" in text and "control wins" in text and "does not earn its place" in text
 
 
+def test_discussion_names_a_stronger_linear_baseline_than_the_reference():
+    from rec_helpers.leaderboard import discussion
+
+    def stat(v):
+        return {"ndcg@10": {"mean": v, "ci_low": v - 0.01, "ci_high": v + 0.01}}
+
+    def metrics(baselines):
+        return {"n_users": {"cold_test": 100},
+                "methods": {m: {"cold_test": stat(v)} for m, v in {"cd_ridge": 0.48, "vae": 0.50, **baselines}.items()},
+                "comparisons": {"vae": {"delta_ndcg@10": 0.02, "ci_low": 0.01, "ci_high": 0.03, "p_holm": 0.01}}}
+
+    text = discussion(metrics({"cd_ridge_all": 0.49, "cd_ridge_features": 0.495, "emcdr": 0.47}))
+    assert "strongest linear baseline in this run is **cd_ridge_features**" in text
+    assert f"vae reaches {0.50 / 0.495:.3f}× it" in text
+    assert "strongest linear baseline" not in discussion(metrics({"emcdr": 0.47}))  # the reference is the strongest
+
+
 # --- one NDCG core, two entry points -------------------------------------------------------------
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ndcg_entry_points_agree_on_random_data(seed):
