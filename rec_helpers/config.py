@@ -28,11 +28,41 @@ FREE_FORM = {"transfer"}  # sections whose keys are method parameters, checked b
 RESERVED = {"profiles"}
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping: plain YAML keeps the last one
+    silently, so the first setting would be lost without a word."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            repeated = key in seen
+        except TypeError:  # an unhashable key: construct_mapping names that error itself
+            continue
+        if not repeated:
+            seen[key] = key_node.start_mark.line
+        else:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice in one mapping (lines {seen[key] + 1} and "
+                f"{key_node.start_mark.line + 1}); YAML would keep only the second. Fix: delete one of them",
+                key_node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _load_yaml(text: str):
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist. Fix: pass a path such as configs/default.yaml")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from e
     if not isinstance(data, dict):
@@ -42,7 +72,7 @@ def _read_yaml(path: Path) -> dict:
 
 def defaults() -> dict:
     """The packaged defaults (``rec_helpers/configs/default.yaml``), from any working folder."""
-    return yaml.safe_load(resources.files(__package__).joinpath("configs/default.yaml").read_text())
+    return _load_yaml(resources.files(__package__).joinpath("configs/default.yaml").read_text())
 
 
 def deep_merge(base: Mapping, update: Mapping) -> dict:

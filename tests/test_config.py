@@ -125,6 +125,21 @@ def test_yaml_file_with_its_own_profile(tmp_path, no_profile_env):
         load_config(p, profile="bad")
 
 
+@pytest.mark.parametrize("text, line", [
+    ("transfer:\n  vae:\n    patience: 8\n    latent_dim: 64\n    patience: 30\n", "lines 3 and 5"),
+    ("seed: 1\nseed: 2\n", "lines 1 and 2"),
+    ("split: {cold_test_frac: 0.5, cold_test_frac: 0.8}\n", "lines 1 and 1"),
+])
+def test_a_key_written_twice_is_an_error(tmp_path, no_profile_env, text, line):
+    """Plain YAML keeps the second of two equal keys without a word; a config file must not lose a setting so."""
+    p = tmp_path / "twice.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=f"written twice in one mapping \\({line}\\).*Fix: delete one"):
+        load_config(p)
+    p.write_text("transfer:\n  vae: {patience: 8}\n  fusion: {patience: 8}\n")  # the same key in two mappings is fine
+    assert load_config(p)["transfer"]["vae"]["patience"] == 8
+
+
 def test_empty_yaml_file_gives_the_defaults(tmp_path, no_profile_env):
     p = tmp_path / "empty.yaml"
     p.write_text("")
