@@ -47,6 +47,10 @@ DEFAULT_MODEL, DEFAULT_POOLING, DEFAULT_MAX_LENGTH, DEFAULT_BATCH_SIZE, DEFAULT_
     _YAML["encoder"][k] for k in ("model", "pooling", "max_length", "batch_size", "template"))
 DEFAULT_THREADS = _YAML["transfer"]["threads"]  # CPU threads of every fit and score (transfer.base.compute_threads)
 
+# --- method names by kind (transfer.registry maps them to classes; the leaderboard reads them without torch) ---
+BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "cd_ridge_features", "kernel_map")
+TRANSFER_METHODS = ("fusion", "adapter", "vae", "score_fusion")
+
 # --- the headline metric: reported first, compared between methods, tuned on cold_valid --------
 HEADLINE_K = 10
 HEADLINE = f"ndcg@{HEADLINE_K}"

@@ -9,12 +9,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .bootstrap import holm_correction, paired_bootstrap
-from .constants import HEADLINE
+from .constants import BASELINES, HEADLINE, TRANSFER_METHODS
 from .evaluation import segment_metrics
 
-TRANSFER = ("fusion", "adapter", "vae", "score_fusion")
-# closed-form maps from source to target behaviour that a transfer method has to beat
-LINEAR_BASELINES = ("cd_ridge", "cd_ridge_all", "cd_ridge_features", "emcdr")
 
 
 def text_verdict(delta: float, p_holm: float | None, alpha: float = 0.05) -> str:
@@ -125,7 +122,7 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = 
     comps = metrics.get("comparisons", {})
     pop = by.get("pop", {}).get("mean")
     ref = by.get(reference, {}).get("mean")
-    for m in [m for m in TRANSFER if m in by]:
+    for m in [m for m in TRANSFER_METHODS if m in by]:
         s = by[m]["mean"]
         parts = [f"- **{m}** scores {s:.3f}"]
         if pop is not None:
@@ -137,7 +134,7 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = 
             parts.append(f"{verdict} {reference} ({ref:.3f}; Δ = {c[f'delta_{metric}']:+.3f}, "
                          f"CI [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], Holm p = {c['p_holm']:.3g})")
         lines.append(", ".join(parts) + ".")
-    best_t = max((m for m in TRANSFER if m in by), key=lambda m: by[m]["mean"], default=None)
+    best_t = max((m for m in TRANSFER_METHODS if m in by), key=lambda m: by[m]["mean"], default=None)
     if best_t and ref is not None:
         if by[best_t]["mean"] >= ref:
             c = comps.get(best_t, {})
@@ -148,11 +145,11 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = 
             lines.append(f"\n**The best transfer method, {best_t}, loses to {reference}** by "
                          f"{ref - by[best_t]['mean']:.3f} {metric} ({100 * (by[best_t]['mean'] - ref) / ref:+.1f}%): "
                          "on this split, a linear item-to-item map from source to target positives is hard to beat.")
-        stronger = [m for m in LINEAR_BASELINES if m in by and m != reference and by[m]["mean"] > ref]
+        stronger = [m for m in BASELINES if m in by and m != reference and by[m]["mean"] > ref]
         if stronger:
             top = max(stronger, key=lambda m: by[m]["mean"])
             b = by[top]
-            lines.append(f"The strongest linear baseline in this run is **{top}**, not {reference}: "
+            lines.append(f"The strongest baseline in this run is **{top}**, not {reference}: "
                          f"{b['mean']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]. {best_t} reaches "
                          f"{by[best_t]['mean'] / b['mean']:.3f}× it (a ratio of means; the paired tests above are "
                          f"against {reference}).")

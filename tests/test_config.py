@@ -140,6 +140,14 @@ def test_a_key_written_twice_is_an_error(tmp_path, no_profile_env, text, line):
     assert load_config(p)["transfer"]["vae"]["patience"] == 8
 
 
+def test_merge_keys_may_be_overridden(tmp_path, no_profile_env):
+    """A key that overrides one merged in with ``<<: *anchor`` is not a key written twice."""
+    p = tmp_path / "anchors.yaml"
+    p.write_text("transfer:\n  fusion: &short {patience: 3, epochs: 10}\n  adapter:\n    <<: *short\n    patience: 5\n")
+    cfg = load_config(p)["transfer"]
+    assert cfg["fusion"]["patience"] == 3 and cfg["adapter"]["patience"] == 5 and cfg["adapter"]["epochs"] == 10
+
+
 def test_empty_yaml_file_gives_the_defaults(tmp_path, no_profile_env):
     p = tmp_path / "empty.yaml"
     p.write_text("")

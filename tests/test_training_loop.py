@@ -38,3 +38,13 @@ def test_patience_counts_epochs_and_updates(n_train, batch_size, patience_update
     assert hist["epochs_run"] == epochs_run
     assert hist["best_epoch"] == 2
     assert hist["stopped_early"] == (epochs_run < len(CURVE))
+
+
+@pytest.mark.parametrize("patience_updates, epochs_run", [(0, 2), (10**6, 4)])
+def test_the_vae_passes_patience_updates_to_the_loop(monkeypatch, patience_updates, epochs_run):
+    """A flat cold_valid curve: patience 1 alone stops after epoch 2; with many updates required it runs all 4."""
+    from rec_helpers.transfer import VAE, make_synthetic_data
+
+    monkeypatch.setattr(VAE, "_valid_metric", lambda self, data: 0.5)
+    vae = VAE(hidden=8, latent_dim=4, epochs=4, patience=1, patience_updates=patience_updates, progress=False)
+    assert vae.fit(make_synthetic_data()).history_["epochs_run"] == epochs_run

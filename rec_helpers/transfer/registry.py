@@ -6,6 +6,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from ..constants import BASELINES, TRANSFER_METHODS  # noqa: F401 - re-exported by rec_helpers.transfer
 from ..errors import ConfigError, RunFolderError
 from ..fetch import sha256_file
 from .adapter import Adapter
@@ -19,8 +20,6 @@ METHODS: dict[str, type[TransferMethod]] = {
     cls.name: cls for cls in (Pop, ZeroShot, EMCDR, CDRidge, CDRidgeAll, CDRidgeFeatures, KernelMap, Fusion,
                               Adapter, VAE, ScoreFusion)
 }
-BASELINES = ("pop", "zero_shot", "emcdr", "cd_ridge", "cd_ridge_all", "cd_ridge_features", "kernel_map")
-TRANSFER_METHODS = ("fusion", "adapter", "vae", "score_fusion")
 
 
 def make_method(name: str, **params) -> TransferMethod:
