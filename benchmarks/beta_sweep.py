@@ -24,7 +24,8 @@ def main() -> None:
     ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--profile", default="")
     ap.add_argument("--betas", nargs="+", type=float, default=[0.2, 0.5, 0.8])
-    ap.add_argument("--methods", nargs="+", default=["cd_ridge", "zero_shot", "fusion", "adapter", "vae", "kernel_map", "score_fusion"])
+    ap.add_argument("--methods", nargs="+",
+                    default=["cd_ridge", "zero_shot", "fusion", "adapter", "vae", "kernel_map", "score_fusion"])
     ap.add_argument("--n-resamples", type=int, default=1000)
     args = ap.parse_args()
     rows = []
