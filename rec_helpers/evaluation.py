@@ -29,7 +29,7 @@ from .bootstrap import (
     percentile_interval,
     resample_counts,
 )
-from .constants import COL_ITEM, COL_RANK, COL_USER, DEFAULT_K
+from .constants import BASELINES, COL_ITEM, COL_RANK, COL_USER, DEFAULT_K, TRANSFER_METHODS
 from .errors import ConfigError, DataValidationError
 from .metrics import (
     RANKING_METRICS,
@@ -400,10 +400,33 @@ def text_control_summary(result: Mapping, controls: Mapping[str, str], metric: s
     return out
 
 
+def best_against_baseline(result: Mapping, metric: str, n_resamples: int = DEFAULT_N_RESAMPLES, seed: int = 0,
+                          confidence: float = DEFAULT_CONFIDENCE) -> dict:
+    """The best transfer method against the strongest baseline, paired over users on ``metric``.
+
+    Both are picked by their means in ``result`` (an :func:`evaluate_methods` result), so the p-value is not
+    corrected for that choice. Returns ``{"method", "vs", "delta_<metric>", "ci_low", "ci_high", "p_value"}``,
+    or ``{}`` when the result lacks a transfer method or a baseline.
+    """
+    means = {m: v[metric]["mean"] for m, v in result["metrics"].items() if metric in v}
+    transfer = [m for m in TRANSFER_METHODS if m in means]
+    baselines = [m for m in BASELINES if m in means]
+    if not transfer or not baselines:
+        return {}
+    best = max(transfer, key=lambda m: means[m])
+    strongest = max(baselines, key=lambda m: means[m])
+    a = result["per_user"][best][metric]
+    b = result["per_user"][strongest][metric].reindex(a.index)
+    r = paired_bootstrap(a.to_numpy(), b.to_numpy(), n_resamples, seed, confidence)
+    return {"method": best, "vs": strongest, f"delta_{metric}": r["delta"], "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"], "p_value": r["p_value"]}
+
+
 def metrics_document(results: Mapping[str, dict], names: Sequence[str], reference: str | None,
                      controls: Mapping[str, str], cfg: Mapping, timings: Mapping) -> dict:
     """The ``metrics.json`` schema (see README): run facts, every method by population, the paired
-    comparisons with ``reference`` and with each text control on the headline metric, timings.
+    comparisons with ``reference``, with each text control and of the best transfer method with the strongest
+    baseline on the headline metric, timings.
 
     ``results``: :func:`evaluate_methods` results by population (``cold_test`` first, with ``controls``).
     """
@@ -418,5 +441,7 @@ def metrics_document(results: Mapping[str, dict], names: Sequence[str], referenc
                             "ci_high": c[main]["ci_high"], "p_value": c[main]["p_value"], "p_holm": c[main]["p_holm"]}
                         for m, c in results["cold_test"]["comparisons"].items() if main in c},
         "text_control": text_control_summary(results["cold_test"], controls, main),
+        "best_vs_baseline": best_against_baseline(results["cold_test"], main, int(ecfg["n_resamples"]),
+                                                  int(cfg["seed"])),
         "timings": dict(timings),
     }

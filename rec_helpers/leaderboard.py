@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .bootstrap import holm_correction, paired_bootstrap
-from .constants import BASELINES, HEADLINE, TRANSFER_METHODS
+from .constants import HEADLINE, TRANSFER_METHODS
 from .evaluation import segment_metrics
 
 
@@ -145,14 +145,15 @@ def discussion(metrics: Mapping, reference: str = "cd_ridge", population: str = 
             lines.append(f"\n**The best transfer method, {best_t}, loses to {reference}** by "
                          f"{ref - by[best_t]['mean']:.3f} {metric} ({100 * (by[best_t]['mean'] - ref) / ref:+.1f}%): "
                          "on this split, a linear item-to-item map from source to target positives is hard to beat.")
-        stronger = [m for m in BASELINES if m in by and m != reference and by[m]["mean"] > ref]
-        if stronger:
-            top = max(stronger, key=lambda m: by[m]["mean"])
-            b = by[top]
-            lines.append(f"The strongest baseline in this run is **{top}**, not {reference}: "
-                         f"{b['mean']:.3f} [{b['ci_low']:.3f}, {b['ci_high']:.3f}]. {best_t} reaches "
-                         f"{by[best_t]['mean'] / b['mean']:.3f}× it (a ratio of means; the paired tests above are "
-                         f"against {reference}).")
+    vs_base = metrics.get("best_vs_baseline") or {}  # cold_test, headline metric
+    if population == "cold_test" and f"delta_{metric}" in vs_base and vs_base["vs"] != reference:
+        b, d = by[vs_base["vs"]], vs_base[f"delta_{metric}"]
+        verdict = ("no significant difference" if vs_base["p_value"] >= 0.05
+                   else "significantly better" if d > 0 else "significantly worse")
+        lines.append(f"The strongest baseline in this run is **{vs_base['vs']}**, not {reference}: {b['mean']:.3f} "
+                     f"[{b['ci_low']:.3f}, {b['ci_high']:.3f}]. {vs_base['method']} − {vs_base['vs']} = {d:+.3f} "
+                     f"(CI [{vs_base['ci_low']:+.3f}, {vs_base['ci_high']:+.3f}], p = {vs_base['p_value']:.3g}, paired "
+                     f"bootstrap; both were picked by their means here, and p is not corrected for that): {verdict}.")
     controls = metrics.get("text_control") or {}
     if controls:
         lines.append("\n**Does the text help?** Each method that reads BERT vectors was refitted with random unit "

@@ -505,23 +505,50 @@ def test_discussion_reports_text_against_control():
     assert "BERT 0.470 vs random 0.490" in text and "control wins" in text and "does not earn its place" in text
 
 
+def test_best_against_baseline_pairs_the_best_transfer_method_with_the_strongest_baseline(workload):
+    from rec_helpers.bootstrap import paired_bootstrap
+    from rec_helpers.evaluation import best_against_baseline
+
+    rating_true, rankings = workload
+    named = {"vae": rankings["good"], "fusion": rankings["bad"], "cd_ridge": rankings["bad"],
+             "kernel_map": rankings["good_copy"], "pop": rankings["bad"]}
+    res = evaluate_methods(rating_true, named, ks=(10,), n_resamples=200, seed=4, reference="cd_ridge")
+    out = best_against_baseline(res, "ndcg@10", n_resamples=200, seed=4)
+    assert (out["method"], out["vs"]) == ("vae", "kernel_map")     # the best of each kind, by mean
+    assert out["delta_ndcg@10"] == 0 and out["p_value"] == 1      # the same lists: no difference
+    res = evaluate_methods(rating_true, {k: v for k, v in named.items() if k != "kernel_map"}, ks=(10,),
+                           n_resamples=200, seed=4)
+    out = best_against_baseline(res, "ndcg@10", n_resamples=200, seed=4)
+    per = res["per_user"]
+    expected = paired_bootstrap(per["vae"]["ndcg@10"].to_numpy(), per[out["vs"]]["ndcg@10"].to_numpy(), 200, 4)
+    assert out["vs"] in {"cd_ridge", "pop"} and out["delta_ndcg@10"] == pytest.approx(expected["delta"])
+    assert out["delta_ndcg@10"] > 0
+    assert out["p_value"] == pytest.approx(expected["p_value"]) and out["p_value"] < 0.05
+    assert best_against_baseline(evaluate_methods(rating_true, {"vae": rankings["good"]}, ks=(10,), n_resamples=20),
+                                 "ndcg@10") == {}
+
+
 def test_discussion_names_a_stronger_baseline_than_the_reference():
     from rec_helpers.leaderboard import discussion
 
     def stat(v):
         return {"ndcg@10": {"mean": v, "ci_low": v - 0.01, "ci_high": v + 0.01}}
 
-    def metrics(baselines):
+    def metrics(vs, p):
         return {"n_users": {"cold_test": 100},
-                "methods": {m: {"cold_test": stat(v)} for m, v in {"cd_ridge": 0.48, "vae": 0.50, **baselines}.items()},
-                "comparisons": {"vae": {"delta_ndcg@10": 0.02, "ci_low": 0.01, "ci_high": 0.03, "p_holm": 0.01}}}
+                "methods": {m: {"cold_test": stat(v)} for m, v in
+                            {"cd_ridge": 0.48, "vae": 0.50, "kernel_map": 0.495}.items()},
+                "comparisons": {"vae": {"delta_ndcg@10": 0.02, "ci_low": 0.01, "ci_high": 0.03, "p_holm": 0.01}},
+                "best_vs_baseline": {"method": "vae", "vs": vs, "delta_ndcg@10": 0.005, "ci_low": -0.001,
+                                     "ci_high": 0.011, "p_value": p}}
 
-    text = discussion(metrics({"cd_ridge_all": 0.49, "cd_ridge_features": 0.495, "emcdr": 0.47}))
-    assert "strongest baseline in this run is **cd_ridge_features**" in text
-    assert f"vae reaches {0.50 / 0.495:.3f}× it" in text
-    assert "strongest baseline" not in discussion(metrics({"emcdr": 0.47}))  # the reference is the strongest
-    text = discussion(metrics({"cd_ridge_features": 0.495, "kernel_map": 0.51}))  # a nonlinear baseline counts too
-    assert "strongest baseline in this run is **kernel_map**" in text and f"{0.50 / 0.51:.3f}× it" in text
+    text = discussion(metrics("kernel_map", 0.2))
+    assert "strongest baseline in this run is **kernel_map**, not cd_ridge: 0.495 [0.485, 0.505]" in text
+    assert "vae − kernel_map = +0.005 (CI [-0.001, +0.011], p = 0.2" in text and "no significant difference" in text
+    assert "significantly better" in discussion(metrics("kernel_map", 0.01))
+    assert "strongest baseline" not in discussion(metrics("cd_ridge", 0.01))  # the reference: tested above already
+    assert "strongest baseline" not in discussion({k: v for k, v in metrics("kernel_map", 0.2).items()
+                                                   if k != "best_vs_baseline"})  # an older metrics.json
 
 
 # --- one NDCG core, two entry points -------------------------------------------------------------
