@@ -141,7 +141,8 @@ pipeline.valid_report(ctx, {**baselines, "vae": vae})
 #
 # - The VAE learns a distribution over latent users; the reparameterisation trick makes sampling differentiable.
 # - β trades reconstruction against staying close to the prior; annealing avoids collapsing $q$ early on.
-# - With the text-aware decoder, item scores come from projected BERT vectors, so new items can be scored.
+# - With the text-aware decoder, item scores come from projected BERT vectors, so new items can be scored (in the
+#   default run that orders new items among themselves but puts none in a top 20: 06 §8).
 #
 # **Further reading.** Kingma & Welling, *Auto-Encoding Variational Bayes* (ICLR 2014); Liang et al.,
 # *Variational Autoencoders for Collaborative Filtering* (WWW 2018); Salah et al., *Towards Source-Aligned

@@ -178,7 +178,7 @@ for u in examples:
 # 10% of the target items (a seeded sample of items with at least one positive) are removed from **all** training:
 # the catalogue, every interaction and the warm users' interest vectors, as if they were added today. Every method
 # is refitted without them, then ranks the full catalogue (old + new) for cold_test users. ID-only methods (Pop,
-# CD-ridge, EMCDR) have nothing to score a new item with. Text-aware methods score it from its BERT vector: zero-shot
+# CD-ridge and its variants, EMCDR, the kernel map) have nothing to score a new item with. Text-aware methods score it from its BERT vector: zero-shot
 # by cosine, fusion and the adapter through the item tower (no ID embedding), the VAE through its text-aware decoder
 # $W = P E_t$ (here the adapter and the VAE are fitted in that text-aware form, whatever the run's config says). A new
 # item's bias $b_{\text{new}}$ (`evaluation.new_item_bias`) is by default **calibrated**: the
